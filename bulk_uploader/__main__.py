@@ -1,0 +1,3 @@
+from bulk_uploader.cli import main
+
+raise SystemExit(main())
