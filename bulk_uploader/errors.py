@@ -27,6 +27,7 @@ __all__ = [
     "EXIT_FAILURES",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_TIME_LIMIT",
     "EXIT_USAGE",
     "AuthenticationError",
     "BulkUploaderError",
@@ -47,6 +48,7 @@ EXIT_FAILURES = 1
 EXIT_USAGE = 2
 EXIT_AUTH = 3
 EXIT_BLOCKED = 4
+EXIT_TIME_LIMIT = 5
 EXIT_INTERRUPTED = 130
 
 
