@@ -1,0 +1,453 @@
+"""The upload run: sources → journal filter → scheduler → uploaders → results.
+
+Reading archives is blocking work, so one worker thread walks the sources,
+reads and hashes each receipt, and hands batches over a bounded memory
+stream. The event loop then checks each receipt against the journal, queues
+it for its client, and N uploader tasks send what the scheduler hands out.
+Every hand-over is bounded, so a slow cloud slows the reading of archives
+instead of filling memory.
+
+Stopping: the first Ctrl-C, SIGTERM or ``--max-duration`` stops handing out
+work, lets uploads in flight finish (for at most ``stop_grace`` seconds),
+commits the journal and returns the summary. A second Ctrl-C cancels the
+uploads in flight at once; the journal is still committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import anyio
+import anyio.abc
+import anyio.to_thread
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from bulk_uploader.cloud import CloudClient
+from bulk_uploader.errors import (
+    LicenceBlocked,
+    LicenceUnavailable,
+    UnreadableReceipt,
+    UploadFailed,
+)
+from bulk_uploader.journal import Journal, Outcome, ReceiptKey
+from bulk_uploader.progress import Progress, make_progress
+from bulk_uploader.report import FailureLog, RunCounters, RunSummary, read_failure_keys
+from bulk_uploader.scheduler import ClientScheduler
+from bulk_uploader.settings import Shard, UploadSettings
+from bulk_uploader.sources import Receipt, ReceiptSource, Skipped, SourceItem, Unusable
+
+__all__ = ["Prepared", "Triage", "read_prepared", "run_upload"]
+
+logger = logging.getLogger(__name__)
+
+READ_BATCH_ITEMS = 256
+READ_BATCH_BYTES = 8 * 1024 * 1024
+# The first receipts should not wait for a whole batch: a batch is handed
+# over after this long even when it is not full.
+READ_BATCH_SECONDS = 0.05
+TICK_SECONDS = 0.25
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A receipt with its bytes read and hashed, ready for the journal check."""
+
+    receipt: Receipt
+    data: bytes
+    digest: bytes
+
+    @property
+    def client_key(self) -> tuple[str, str]:
+        return self.receipt.client_id, self.receipt.license_id
+
+    @property
+    def key(self) -> ReceiptKey:
+        return ReceiptKey(self.receipt.client_id, self.receipt.name, self.digest)
+
+
+ReadItem = Prepared | Unusable | Skipped
+
+
+def read_prepared(items: Iterator[SourceItem]) -> list[ReadItem]:
+    """Read and hash the next batch of receipts (runs in a worker thread)."""
+    batch: list[ReadItem] = []
+    size = 0
+    deadline = time.monotonic() + READ_BATCH_SECONDS
+    for item in items:
+        if isinstance(item, Receipt):
+            try:
+                data = item.read()
+            except UnreadableReceipt as exc:
+                batch.append(
+                    Unusable(item.origin, exc.message, item.name, item.client_id)
+                )
+            else:
+                batch.append(Prepared(item, data, hashlib.sha256(data).digest()))
+                size += len(data)
+        else:
+            batch.append(item)
+        if (
+            len(batch) >= READ_BATCH_ITEMS
+            or size >= READ_BATCH_BYTES
+            or time.monotonic() >= deadline
+        ):
+            break
+    return batch
+
+
+Decision = Literal["send", "done", "failed-before", "other-shard"]
+
+
+class Triage:
+    """Decides, from the journal and the options, whether a receipt goes out."""
+
+    def __init__(self, settings: UploadSettings, journal: Journal | None) -> None:
+        self._journal = journal
+        self._shard = settings.shard
+        self._retry_all = settings.retry_failed is True
+        self._retry_keys: set[tuple[str, str, str]] = set()
+        if not isinstance(settings.retry_failed, bool):
+            self._retry_keys = read_failure_keys(settings.retry_failed)
+        self._shard_of: dict[str, bool] = {}
+
+    def decide(self, prepared: Prepared) -> tuple[Decision, Outcome | None]:
+        client_id = prepared.receipt.client_id
+        if self._shard is not None and not self._in_shard(client_id, self._shard):
+            return "other-shard", None
+        if self._journal is None:
+            return "send", None
+
+        earlier = self._journal.lookup(prepared.key)
+        if earlier is None or earlier.status == "deferred":
+            return "send", earlier
+        if earlier.status == "uploaded":
+            return "done", earlier
+        if not earlier.permanent or self._retry_all:
+            return "send", earlier
+        wanted = (client_id, prepared.receipt.name)
+        if (*wanted, prepared.digest.hex()) in self._retry_keys or (
+            *wanted,
+            "",
+        ) in self._retry_keys:
+            return "send", earlier
+        return "failed-before", earlier
+
+    def _in_shard(self, client_id: str, shard: Shard) -> bool:
+        mine = self._shard_of.get(client_id)
+        if mine is None:
+            digest = hashlib.sha256(client_id.encode()).digest()
+            mine = int.from_bytes(digest[:8], "big") % shard.count == shard.index
+            self._shard_of[client_id] = mine
+        return mine
+
+
+async def run_upload(
+    settings: UploadSettings,
+    *,
+    progress: Progress | None = None,
+    handle_signals: bool = True,
+) -> RunSummary:
+    """Upload every receipt of ``settings.sources``; return the run's summary.
+
+    Raises ``ConfigError``, ``ManifestError``, ``JournalError`` or
+    ``AuthenticationError`` before the first upload when the run cannot
+    start. Receipts that fail are counted in the summary, not raised.
+    """
+    from bulk_uploader.plan import plan_upload
+
+    source = ReceiptSource(settings.sources, settings.source_options)
+    if progress is None:
+        progress = make_progress(settings.progress, interval=settings.progress_interval)
+    if settings.dry_run:
+        try:
+            return await plan_upload(settings, source, progress=progress)
+        finally:
+            progress.close()
+
+    failure_log = FailureLog(settings.failures)
+    try:
+        with Journal(settings.state) as journal:
+            journal.start_run()
+            async with CloudClient(settings.cloud, token_store=journal) as cloud:
+                await cloud.logon()
+                run = _Run(settings, source, journal, cloud, progress, failure_log)
+                summary = await run.execute(handle_signals=handle_signals)
+            journal.finish_run(summary.outcome, summary.to_dict())
+    finally:
+        failure_log.close()
+        progress.close()
+    return summary
+
+
+class _Run:
+    """One run's moving parts, wired together by ``execute``."""
+
+    def __init__(
+        self,
+        settings: UploadSettings,
+        source: ReceiptSource,
+        journal: Journal,
+        cloud: CloudClient,
+        progress: Progress,
+        failure_log: FailureLog,
+    ) -> None:
+        self._settings = settings
+        self._source = source
+        self._journal = journal
+        self._cloud = cloud
+        self._progress = progress
+        self._failures = failure_log
+        self._triage = Triage(settings, journal)
+        self.counters = RunCounters()
+        self._scheduler: ClientScheduler[Prepared] = ClientScheduler(
+            max(1024, 32 * settings.cloud.concurrency),
+            has_licence=lambda client, licence: (
+                cloud.cached_licence(client, licence) is not None
+            ),
+        )
+        self._stop_reason: Literal["interrupted", "time-limit"] | None = None
+        self._feed_scope = anyio.CancelScope()
+        self._work_scope = anyio.CancelScope()
+        self._task_group: anyio.abc.TaskGroup | None = None
+
+    async def execute(self, *, handle_signals: bool) -> RunSummary:
+        started = time.monotonic()
+        async with anyio.create_task_group() as services:
+            self._task_group = services
+            services.start_soon(self._tick)
+            if handle_signals and threading.current_thread() is threading.main_thread():
+                services.start_soon(self._watch_signals)
+            if self._settings.max_duration is not None:
+                services.start_soon(self._time_limit, self._settings.max_duration)
+
+            with self._work_scope:
+                async with anyio.create_task_group() as work:
+                    work.start_soon(self._feed)
+                    for _ in range(self._settings.cloud.concurrency):
+                        work.start_soon(self._upload_worker)
+            services.cancel_scope.cancel()
+
+        self._journal.commit()
+        self._progress.update(self.counters, force=True)
+        stats = self._cloud.statistics()
+        return RunSummary.from_counters(
+            self.counters,
+            outcome=self._stop_reason or "completed",
+            licence_calls=stats.licence_calls,
+            logons=stats.logons,
+            retries=stats.retries,
+            throttled=stats.throttled,
+            licence_blocked_until=stats.blocked_until,
+            elapsed=time.monotonic() - started,
+            failures_file=str(self._settings.failures) if self._settings.failures else None,
+        )
+
+    # -- stopping ------------------------------------------------------------
+
+    def request_stop(self, reason: Literal["interrupted", "time-limit"]) -> None:
+        """Stop handing out work; a second request cancels uploads in flight."""
+        if self._stop_reason is not None:
+            self._work_scope.cancel()
+            return
+        self._stop_reason = reason
+        self._scheduler.stop()
+        self._feed_scope.cancel()
+        if self._task_group is not None:
+            self._task_group.start_soon(self._grace_deadline)
+
+    async def _grace_deadline(self) -> None:
+        await anyio.sleep(self._settings.stop_grace)
+        logger.warning(
+            "Uploads still in flight after %.0f s; cancelling them",
+            self._settings.stop_grace,
+        )
+        self._work_scope.cancel()
+
+    async def _watch_signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                if self._stop_reason is None:
+                    self._progress.write(
+                        f"{signal.Signals(signum).name}: finishing the uploads in "
+                        "flight; press Ctrl-C again to stop at once."
+                    )
+                self.request_stop("interrupted")
+
+    async def _time_limit(self, seconds: float) -> None:
+        await anyio.sleep(seconds)
+        self._progress.write(
+            f"--max-duration reached: finishing the uploads in flight "
+            f"(at most {self._settings.stop_grace:.0f} s)."
+        )
+        self.request_stop("time-limit")
+
+    async def _tick(self) -> None:
+        interval = min(TICK_SECONDS, self._progress.interval)
+        while True:
+            await anyio.sleep(interval)
+            self._progress.update(self.counters)
+            if self._journal.commit_due():
+                self._journal.commit()
+
+    # -- reading and sorting -------------------------------------------------
+
+    async def _feed(self) -> None:
+        send: MemoryObjectSendStream[list[ReadItem]]
+        receive: MemoryObjectReceiveStream[list[ReadItem]]
+        send, receive = anyio.create_memory_object_stream[list[ReadItem]](4)
+        try:
+            with self._feed_scope:
+                async with anyio.create_task_group() as feed:
+                    feed.start_soon(self._read_sources, send)
+                    await self._sort(receive)
+            if not self._feed_scope.cancel_called:
+                self._report_missing_from_manifest()
+        finally:
+            self._scheduler.close()
+
+    async def _read_sources(self, send: MemoryObjectSendStream[list[ReadItem]]) -> None:
+        items = iter(self._source)
+        # One thread at a time walks the sources: generators must not be
+        # advanced from two threads at once.
+        walker = anyio.CapacityLimiter(1)
+        async with send:
+            while batch := await anyio.to_thread.run_sync(
+                read_prepared, items, limiter=walker, abandon_on_cancel=True
+            ):
+                await send.send(batch)
+
+    async def _sort(self, receive: MemoryObjectReceiveStream[list[ReadItem]]) -> None:
+        counters = self.counters
+        async with receive:
+            async for batch in receive:
+                for item in batch:
+                    if isinstance(item, Prepared):
+                        counters.found += 1
+                        await self._sort_receipt(item)
+                    elif isinstance(item, Skipped):
+                        counters.skipped_filtered += 1
+                    else:
+                        counters.found += 1
+                        self._fail_unusable(item)
+
+    async def _sort_receipt(self, prepared: Prepared) -> None:
+        decision, earlier = self._triage.decide(prepared)
+        if decision == "send":
+            await self._scheduler.put(prepared)
+        elif decision == "done":
+            self.counters.skipped_done += 1
+        elif decision == "other-shard":
+            self.counters.skipped_other_shard += 1
+        else:
+            reason = (earlier.reason if earlier else None) or "failed before"
+            self.counters.failed_before += 1
+            self._failures.write(
+                origin=prepared.receipt.origin,
+                client_id=prepared.receipt.client_id,
+                name=prepared.receipt.name,
+                sha256=prepared.digest.hex(),
+                status="failed",
+                http_status=earlier.http_status if earlier else None,
+                reason=reason,
+            )
+
+    def _fail_unusable(self, item: Unusable) -> None:
+        self.counters.failed += 1
+        self.counters.count_reason(item.reason)
+        self._failures.write(
+            origin=item.origin,
+            client_id=item.client_id,
+            name=item.name,
+            status="unusable",
+            reason=item.reason,
+        )
+
+    def _report_missing_from_manifest(self) -> None:
+        for listed in self._source.missing_from_manifest():
+            self._fail_unusable(
+                Unusable(listed, "listed in the manifest but not found in any source")
+            )
+
+    # -- uploading -----------------------------------------------------------
+
+    async def _upload_worker(self) -> None:
+        while (prepared := await self._scheduler.get()) is not None:
+            self.counters.in_flight += 1
+            try:
+                await self._upload(prepared)
+            finally:
+                self.counters.in_flight -= 1
+                self._scheduler.done(prepared)
+
+    async def _upload(self, prepared: Prepared) -> None:
+        receipt = prepared.receipt
+        try:
+            await self._cloud.upload(
+                client_id=receipt.client_id,
+                license_id=receipt.license_id,
+                name=receipt.name,
+                data=prepared.data,
+            )
+        except LicenceBlocked as exc:
+            self._record(prepared, "deferred", reason=exc.message)
+        except LicenceUnavailable as exc:
+            self._record(prepared, "failed", reason=exc.message)
+        except UploadFailed as exc:
+            self._record(
+                prepared,
+                "failed",
+                reason=exc.message,
+                permanent=exc.permanent,
+                http_status=exc.status,
+            )
+        else:
+            self._record(prepared, "uploaded")
+
+    def _record(
+        self,
+        prepared: Prepared,
+        status: Literal["uploaded", "failed", "deferred"],
+        *,
+        reason: str | None = None,
+        permanent: bool = False,
+        http_status: int | None = None,
+    ) -> None:
+        receipt = prepared.receipt
+        self._journal.record(
+            Outcome(
+                key=prepared.key,
+                size=len(prepared.data),
+                origin=receipt.origin,
+                status=status,
+                permanent=permanent,
+                http_status=http_status,
+                reason=reason,
+            )
+        )
+        counters = self.counters
+        if status == "uploaded":
+            counters.uploaded += 1
+            counters.bytes_uploaded += len(prepared.data)
+            return
+
+        if status == "deferred":
+            counters.deferred += 1
+        else:
+            counters.failed += 1
+            counters.count_reason(reason or "failed")
+        self._failures.write(
+            origin=receipt.origin,
+            client_id=receipt.client_id,
+            name=receipt.name,
+            sha256=prepared.digest.hex(),
+            status=status,
+            http_status=http_status,
+            reason=reason or status,
+        )

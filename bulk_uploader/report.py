@@ -1,0 +1,329 @@
+"""What a run counts, and how it tells a person and a script what happened."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from bulk_uploader.errors import (
+    EXIT_BLOCKED,
+    EXIT_FAILURES,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TIME_LIMIT,
+)
+
+__all__ = ["FailureLog", "RunCounters", "RunSummary", "format_bytes", "format_duration"]
+
+# A run with many distinct reasons (one per file name, say) must not grow
+# memory without bound; past this many, new reasons are counted as "other".
+MAX_DISTINCT_REASONS = 1000
+TOP_REASONS = 5
+
+
+@dataclass(slots=True)
+class RunCounters:
+    """Live counts, updated by the pipeline and read by the progress display."""
+
+    found: int = 0
+    uploaded: int = 0
+    bytes_uploaded: int = 0
+    skipped_done: int = 0
+    skipped_filtered: int = 0
+    skipped_other_shard: int = 0
+    failed: int = 0
+    failed_before: int = 0
+    deferred: int = 0
+    in_flight: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def skipped(self) -> int:
+        return self.skipped_done + self.skipped_filtered + self.skipped_other_shard
+
+    def count_reason(self, reason: str) -> None:
+        if reason in self.reasons or len(self.reasons) < MAX_DISTINCT_REASONS:
+            self.reasons[reason] += 1
+        else:
+            self.reasons["(other reasons)"] += 1
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """The account of a run: what the summary prints and ``--report`` writes."""
+
+    outcome: str = "completed"
+    dry_run: bool = False
+    uploaded: int = 0
+    bytes_uploaded: int = 0
+    skipped_done: int = 0
+    skipped_filtered: int = 0
+    skipped_other_shard: int = 0
+    failed: int = 0
+    failed_before: int = 0
+    deferred: int = 0
+    top_reasons: list[tuple[str, int]] = field(default_factory=list)
+    licence_calls: int = 0
+    logons: int = 0
+    retries: int = 0
+    throttled: int = 0
+    licence_blocked_until: float | None = None
+    elapsed: float = 0.0
+    failures_file: str | None = None
+    plan: dict[str, Any] | None = None
+
+    @classmethod
+    def from_counters(cls, counters: RunCounters, **extra: Any) -> RunSummary:
+        return cls(
+            uploaded=counters.uploaded,
+            bytes_uploaded=counters.bytes_uploaded,
+            skipped_done=counters.skipped_done,
+            skipped_filtered=counters.skipped_filtered,
+            skipped_other_shard=counters.skipped_other_shard,
+            failed=counters.failed,
+            failed_before=counters.failed_before,
+            deferred=counters.deferred,
+            top_reasons=counters.reasons.most_common(TOP_REASONS),
+            **extra,
+        )
+
+    @property
+    def skipped(self) -> int:
+        return self.skipped_done + self.skipped_filtered + self.skipped_other_shard
+
+    @property
+    def throughput(self) -> float:
+        """Receipts uploaded per second of the whole run."""
+        return self.uploaded / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """The documented exit code for this outcome (see README)."""
+        if self.outcome == "interrupted":
+            return EXIT_INTERRUPTED
+        if self.deferred:
+            return EXIT_BLOCKED
+        if self.failed or self.failed_before:
+            return EXIT_FAILURES
+        if self.outcome == "time-limit":
+            return EXIT_TIME_LIMIT
+        return EXIT_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["top_reasons"] = [
+            {"reason": reason, "count": count} for reason, count in self.top_reasons
+        ]
+        data["skipped"] = self.skipped
+        data["throughput_per_second"] = round(self.throughput, 2)
+        data["exit_code"] = self.exit_code
+        return data
+
+    def write_json(self, path: str | os.PathLike[str]) -> None:
+        Path(path).write_text(
+            json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
+
+    def render(self) -> str:
+        """A summary a person reads in five seconds."""
+        if self.plan is not None:
+            return render_plan(self.plan)
+        headline = {
+            "completed": "Done.",
+            "interrupted": "Interrupted: nothing in flight was lost; "
+            "run the same command again to send the rest.",
+            "time-limit": "Stopped at --max-duration; "
+            "run the same command again to send the rest.",
+        }.get(self.outcome, self.outcome)
+        rate = (
+            f"{self.throughput:,.1f} receipts/s, "
+            f"{format_bytes(self.bytes_uploaded / self.elapsed)}/s"
+            if self.elapsed > 0
+            else "-"
+        )
+        lines = [
+            headline,
+            f"  uploaded   {self.uploaded:>10,}  ({format_bytes(self.bytes_uploaded)})",
+            f"  skipped    {self.skipped:>10,}  (already uploaded "
+            f"{self.skipped_done:,}, filtered or junk {self.skipped_filtered:,}"
+            + (
+                f", other shards {self.skipped_other_shard:,}"
+                if self.skipped_other_shard
+                else ""
+            )
+            + ")",
+            f"  failed     {self.failed:>10,}",
+        ]
+        if self.failed_before:
+            lines.append(
+                f"  not retried {self.failed_before:>9,}  (failed permanently "
+                "before; add --retry-failed to try again)"
+            )
+        if self.deferred:
+            lines.append(
+                f"  deferred   {self.deferred:>10,}  (no licence token: the "
+                "licence endpoint blocked us; they go out on the next run)"
+            )
+        lines.append(
+            f"  licence calls {self.licence_calls:,}, retries {self.retries:,}, "
+            f"429s {self.throttled:,}; {format_duration(self.elapsed)}, {rate}"
+        )
+        if self.top_reasons:
+            lines.append("  most common failures:")
+            lines.extend(
+                f"    {count:>8,}  {reason}" for reason, count in self.top_reasons
+            )
+        if self.failures_file and (self.failed or self.deferred or self.failed_before):
+            lines.append(f"  every failure is listed in {self.failures_file}")
+        return "\n".join(lines)
+
+
+class FailureLog:
+    """``--failures FILE``: one JSON line per receipt that did not arrive.
+
+    Each line holds origin, client, name, sha256, status, http_status and
+    reason; ``--retry-failed FILE`` reads the same file back.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+        self.path = path
+        self._file: TextIO | None = None
+        if path is not None:
+            self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115
+
+    def write(
+        self,
+        *,
+        origin: str,
+        reason: str,
+        status: str,
+        client_id: str | None = None,
+        name: str | None = None,
+        sha256: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        if self._file is None:
+            return
+        line = {
+            "origin": origin,
+            "client_id": client_id,
+            "name": name,
+            "sha256": sha256,
+            "status": status,
+            "http_status": http_status,
+            "reason": reason,
+        }
+        self._file.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_failure_keys(path: str | os.PathLike[str]) -> set[tuple[str, str, str]]:
+    """The (client, name, sha256) of every line of a ``--failures`` file."""
+    from bulk_uploader.errors import ConfigError
+
+    keys: set[tuple[str, str, str]] = set()
+    try:
+        with open(path, encoding="utf-8") as file:
+            for number, line in enumerate(file, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    entry = json.loads(line)
+                    if entry.get("client_id") and entry.get("name"):
+                        keys.add(
+                            (entry["client_id"], entry["name"], entry.get("sha256") or "")
+                        )
+                except (json.JSONDecodeError, AttributeError) as exc:
+                    raise ConfigError(
+                        f"{path}, line {number}: not a line of a --failures file "
+                        f"({exc}). Pass the file that --failures wrote."
+                    ) from exc
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot read the failures file {path}: {exc.strerror}."
+        ) from exc
+    return keys
+
+
+def format_bytes(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(count) < 1000 or unit == "GB":
+            return f"{count:,.0f} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
+        count /= 1000
+    return f"{count:,.1f} TB"  # pragma: no cover - the loop returns at GB
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+PLAN_CLIENT_ROWS = 20
+
+
+def render_plan(plan: dict[str, Any]) -> str:
+    """The ``--dry-run`` plan as a person reads it."""
+    tokens = plan["licence_tokens"]
+    lines = [
+        "Dry run: nothing was sent.",
+        f"  receipts found     {plan['receipts_found']:>10,}",
+        f"  would upload       {plan['to_send']:>10,}  "
+        f"({format_bytes(plan['bytes_to_send'])})",
+        f"  already uploaded   {plan['already_uploaded']:>10,}",
+        f"  failed before      {plan['failed_before']:>10,}  "
+        "(sent again only with --retry-failed)",
+        f"  skipped            {plan['skipped']:>10,}  (filtered or junk)",
+        f"  input problems     {plan['problems']:>10,}",
+    ]
+    if plan["other_shard"]:
+        lines.append(f"  other shards       {plan['other_shard']:>10,}")
+    lines.append(
+        f"  licence tokens: {tokens['cached']:,} cached, "
+        f"{tokens['to_refresh']:,} to refresh, {tokens['to_fetch']:,} to fetch"
+    )
+    if plan["estimated_upload_seconds"] is not None:
+        lines.append(
+            f"  time at --rate {plan['rate']:g}/s: "
+            f"{format_duration(plan['estimated_upload_seconds'])} of uploads"
+        )
+    else:
+        lines.append(
+            "  time: no --rate ceiling set, so it depends on the cloud's limits"
+        )
+    if plan["estimated_licence_seconds"]:
+        lines.append(
+            f"  licence fetches at {plan['licence_rate']:g}/s take at least "
+            f"{format_duration(plan['estimated_licence_seconds'])}"
+        )
+    for entry in plan["problem_reasons"]:
+        lines.append(f"    {entry['count']:>8,}  {entry['reason']}")
+    clients = [c for c in plan["clients"] if c["to_send"]]
+    if clients:
+        lines.append(f"  clients with receipts to send: {len(clients):,}")
+        for client in clients[:PLAN_CLIENT_ROWS]:
+            lines.append(
+                f"    {client['client_id']}  {client['to_send']:>8,} receipts  "
+                f"{format_bytes(client['bytes_to_send']):>10}  "
+                f"token: {client['licence_token']}"
+            )
+        if len(clients) > PLAN_CLIENT_ROWS:
+            lines.append(
+                f"    ... and {len(clients) - PLAN_CLIENT_ROWS:,} more "
+                "(all of them in --report)"
+            )
+    return "\n".join(lines)
