@@ -15,6 +15,7 @@ strips leading slashes, hence this small parser of our own.
 
 from __future__ import annotations
 
+import codecs
 import re
 from urllib.parse import unquote
 
@@ -86,6 +87,8 @@ def _decode_extended(value: str) -> str:
     if not sep or not sep2:
         raise DispositionError("filename* is not charset'language'value")
     try:
+        # unquote only consults the codec when there is a %XX to decode.
+        codecs.lookup(charset or "utf-8")
         return unquote(encoded, encoding=charset or "utf-8", errors="strict")
     except (LookupError, UnicodeDecodeError) as exc:
         raise DispositionError("filename* cannot be decoded") from exc

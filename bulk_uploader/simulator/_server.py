@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Self
 
 from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..clock import Clock, SystemClock
 from ._config import SimulatorConfig
@@ -176,8 +177,10 @@ class Simulator:
     async def _logon_answer(self, request: web.Request) -> web.Response:
         try:
             form = await request.post()
-        except ValueError as exc:
+        except (ValueError, AssertionError, RuntimeError) as exc:
             return _text(400, f"malformed form body: {exc}")
+        except HttpProcessingError as exc:
+            return _text(400, f"malformed form body: {exc.message}")
         key, secret = form.get("key"), form.get("secret")
         if not isinstance(key, str) or not isinstance(secret, str):
             return _text(400, "form fields 'key' and 'secret' are required")
