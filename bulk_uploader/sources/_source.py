@@ -1,0 +1,204 @@
+"""ReceiptSource: every receipt in the folders and archives a person names."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from functools import partial
+from typing import get_args
+
+from ..errors import ConfigError, UnreadableReceipt
+from ._clients import read_clients
+from ._filters import PathFilter
+from ._guid import parse_guid
+from ._manifest import Manifest, ManifestRow
+from ._model import ClientIdFrom, Receipt, SourceItem, SourceOptions, Unusable
+from ._paths import ARCHIVE_SUFFIXES, archive_kind
+from ._walk import Found, Walker
+
+__all__ = ["ReceiptSource"]
+
+_CONTENT_FIELD = "uniqueClientId"
+_NO_LICENCE = (
+    "no accessLicenseId for client {client}: give one with --clients FILE, "
+    "an accessLicenseId column in the manifest, or --license-id"
+)
+
+
+class ReceiptSource:
+    """The receipts in a mix of folders and archives, found lazily.
+
+    Paths, the manifest and the clients file are checked when the source
+    is made, so that a mistake stops the run before anything is sent.
+    Iterating yields a ``Receipt``, ``Unusable`` or ``Skipped`` for every
+    entry, in a stable order (sources as given; folders sorted by name;
+    archives in their own order), holding at most one receipt's bytes.
+    """
+
+    def __init__(
+        self, paths: Sequence[str | os.PathLike[str]], options: SourceOptions
+    ) -> None:
+        if options.client_id_from not in get_args(ClientIdFrom):
+            raise ConfigError(
+                f"unknown client id source {options.client_id_from!r}: choose "
+                f"one of {', '.join(get_args(ClientIdFrom))}"
+            )
+        if options.client_id_from == "manifest" and not options.manifest:
+            raise ConfigError("taking client ids from a manifest needs --manifest FILE")
+        if options.max_size <= 0:
+            raise ConfigError(
+                f"the size limit must be positive, not {options.max_size}"
+            )
+        self._roots = _check_roots(paths)
+
+        self._mode: ClientIdFrom = options.client_id_from
+        self._manifest = (
+            Manifest(options.manifest, need_client=self._mode == "manifest")
+            if options.manifest
+            else None
+        )
+        self._licences = (
+            read_clients(options.clients_file) if options.clients_file else {}
+        )
+        self._default_licence = (options.license_id or "").strip() or None
+        self._max_size = options.max_size
+        self._walker = Walker(
+            PathFilter(options.include, options.exclude),
+            max_size=options.max_size,
+            config_files=_identities(options.manifest, options.clients_file),
+        )
+
+    def __iter__(self) -> Iterator[SourceItem]:
+        if self._manifest is not None:
+            self._manifest.forget_found()
+        for root in self._roots:
+            for item in self._walker.walk(root):
+                yield self._resolve(item) if isinstance(item, Found) else item
+
+    def missing_from_manifest(self) -> list[str]:
+        """Files the manifest names that the last walk did not find."""
+        return self._manifest.missing() if self._manifest is not None else []
+
+    def _resolve(self, found: Found) -> Receipt | Unusable:
+        row = None
+        if self._manifest is not None:
+            row = self._manifest.find(found.inner, found.path, found.name)
+        client, why_not = self._client_from_names(found, row)
+
+        problem = found.problem or self._size_problem(found.size)
+        if problem is not None:
+            return Unusable(found.origin, problem, found.name, client)
+
+        read = found.read
+        if client is None and self._mode in ("content", "auto"):
+            try:
+                content = read()
+            except UnreadableReceipt as exc:
+                return Unusable(found.origin, exc.message, found.name)
+            client, reason = _client_from_content(content)
+            why_not.append(reason)
+            read = partial(_same, content)
+        if client is None:
+            reason = "no client id: " + "; ".join(why_not)
+            return Unusable(found.origin, reason, found.name)
+
+        licence = self._licences.get(client)
+        if licence is None and row is not None:
+            licence = row.license_id
+        licence = licence or self._default_licence
+        if licence is None:
+            reason = _NO_LICENCE.format(client=client)
+            return Unusable(found.origin, reason, found.name, client)
+        return Receipt(client, licence, found.name, found.size, found.origin, read)
+
+    def _client_from_names(
+        self, found: Found, row: ManifestRow | None
+    ) -> tuple[str | None, list[str]]:
+        why_not: list[str] = []
+        if self._mode in ("layout", "auto"):
+            if found.layout_client is not None:
+                return found.layout_client, why_not
+            why_not.append("no folder on its path is named by a GUID")
+        if self._mode == "manifest" or (self._mode == "auto" and self._manifest):
+            if row is not None and row.client_id is not None:
+                return row.client_id, why_not
+            why_not.append(_manifest_why_not(row, self._manifest))
+        return None, why_not
+
+    def _size_problem(self, size: int) -> str | None:
+        if size == 0:
+            return "empty file (0 bytes)"
+        if size > self._max_size:
+            return f"{size} bytes, over the size limit of {self._max_size} bytes"
+        return None
+
+
+def _check_roots(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+    if not paths:
+        raise ConfigError("no folder or archive to read receipts from")
+    roots: list[str] = []
+    seen: set[str] = set()
+    for given in paths:
+        root = os.fspath(given)
+        if not os.path.exists(root):
+            raise ConfigError(f"{root} does not exist")
+        if not os.path.isdir(root) and archive_kind(root) is None:
+            raise ConfigError(
+                f"{root} is neither a folder nor a supported archive "
+                f"({', '.join(ARCHIVE_SUFFIXES)})"
+            )
+        # The same source named twice would send every receipt twice.
+        real = os.path.realpath(root)
+        if real not in seen:
+            seen.add(real)
+            roots.append(root)
+    return roots
+
+
+def _identities(*paths: str | None) -> frozenset[tuple[int, int]]:
+    identities = set()
+    for path in paths:
+        if path:
+            try:
+                status = os.stat(path)
+            except OSError:
+                continue  # already reported when the file was read
+            identities.add((status.st_dev, status.st_ino))
+    return frozenset(identities)
+
+
+def _manifest_why_not(row: ManifestRow | None, manifest: Manifest | None) -> str:
+    if row is None:
+        where = manifest.path if manifest is not None else "the manifest"
+        return f"not listed in the manifest {where}"
+    if row.problem is not None:
+        return row.problem
+    return f"manifest line {row.line} gives no uniqueClientId"
+
+
+def _client_from_content(content: bytes) -> tuple[str | None, str]:
+    missing = "no top-level uniqueClientId field in the receipt"
+    # A byte search first: most receipts answer here, without parsing JSON.
+    if _CONTENT_FIELD.encode() not in content:
+        return None, missing
+    try:
+        document = json.loads(content)
+    except (ValueError, RecursionError):
+        return None, "the receipt is not valid JSON, so it has no uniqueClientId"
+    if not isinstance(document, dict) or _CONTENT_FIELD not in document:
+        return None, missing
+    value = document[_CONTENT_FIELD]
+    client = parse_guid(value) if isinstance(value, str) else None
+    if client is None:
+        return None, f"uniqueClientId {_short(value)} in the receipt is not a GUID"
+    return client, ""
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _same(content: bytes) -> bytes:
+    return content

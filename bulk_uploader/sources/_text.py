@@ -1,0 +1,48 @@
+"""Turning bytes of unknown encoding into text without losing a character."""
+
+from __future__ import annotations
+
+import codecs
+
+__all__ = ["decode_lenient", "repair_name"]
+
+_C1_FALLBACK = "bulk_uploader.c1"
+
+
+def _as_c1_controls(error: UnicodeError) -> tuple[str, int]:
+    # Windows-1252 leaves five bytes undefined; Latin-1 maps them to the C1
+    # controls, which keeps every byte as one character instead of failing.
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    undefined = error.object[error.start : error.end]
+    return bytes(undefined).decode("latin-1"), error.end
+
+
+codecs.register_error(_C1_FALLBACK, _as_c1_controls)
+
+
+def decode_lenient(data: bytes) -> tuple[str, str]:
+    """Decode ``data`` as UTF-8, else as Windows-1252; return text and codec."""
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return data.decode("cp1252", _C1_FALLBACK), "cp1252"
+
+
+def repair_name(name: str, legacy: str) -> str:
+    """Make an archive member name readable text.
+
+    ``name`` was decoded by the archive library with ``legacy`` (``cp437``
+    for zip names without the UTF-8 flag, ``utf-8`` with surrogate escapes
+    for tar). Many tools write UTF-8 without saying so, so the raw bytes are
+    tried as UTF-8 first; otherwise Windows-1252, which covers what is left.
+    """
+    if name.isascii():
+        return name
+    raw = name.encode(legacy, "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        if legacy == "cp437":
+            return name
+        return raw.decode("cp1252", _C1_FALLBACK)

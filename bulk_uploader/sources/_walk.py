@@ -1,0 +1,328 @@
+"""Walking folders and archives, and naming what lies in them."""
+
+from __future__ import annotations
+
+import lzma
+import os
+import tarfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+
+from ..errors import UnreadableReceipt
+from ._filters import PathFilter
+from ._guid import parse_guid
+from ._model import Skipped, Unusable
+from ._paths import (
+    archive_kind,
+    archive_stem,
+    guid_in_parts,
+    junk_dir_reason,
+    junk_file_reason,
+    junk_folder_reason,
+    layout_guid,
+    split_member,
+)
+from ._text import repair_name
+from ._zipreader import DamagedArchive, ZipMember, ZipReader
+
+__all__ = ["Found", "Walker"]
+
+# What tarfile and the decompressors raise on a damaged or truncated archive.
+_TAR_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError)
+_NESTED = (
+    "an archive inside an archive is not opened: extract it and name it on "
+    "the command line"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A file that may be a receipt, before its client and licence are known.
+
+    ``path`` is where it lies relative to the source named on the command
+    line, written like ``origin`` (``sub/day.zip:pos-1/r.json``); ``inner``
+    is its path inside the folder or archive that holds it. ``layout_client``
+    is the nearest GUID on its path. ``problem`` says why it cannot be sent
+    whatever its client (encrypted, nested archive, ...).
+    """
+
+    name: str
+    path: str
+    inner: str
+    origin: str
+    size: int
+    layout_client: str | None
+    read: Callable[[], bytes]
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Container:
+    """Where an archive lies: what its members' paths and origins start with."""
+
+    origin: str
+    path_prefix: str
+    layout_client: str | None
+
+
+Walked = Found | Skipped | Unusable
+
+
+class Walker:
+    """Lists every entry of folders and archives, lazily and in sorted order.
+
+    Operating-system junk and entries the filter rejects come out as
+    ``Skipped``; archives that cannot be read as one ``Unusable`` each.
+    Archives inside archives are not opened (each is reported as unusable):
+    zip members cannot be seeked cheaply, and silently sending an archive as
+    a receipt would be worse.
+    """
+
+    def __init__(
+        self,
+        path_filter: PathFilter,
+        *,
+        max_size: int,
+        config_files: frozenset[tuple[int, int]] = frozenset(),
+    ) -> None:
+        self._filter = path_filter
+        self._max_size = max_size
+        # (st_dev, st_ino) of the manifest and clients file, so that they are
+        # not taken for receipts when they lie inside a source folder.
+        self._config_files = config_files
+
+    def walk(self, root: str) -> Iterator[Walked]:
+        """Every entry under ``root``, a folder or an archive."""
+        absolute = os.path.abspath(root)
+        if os.path.isdir(root):
+            root_client = guid_in_parts(absolute.split(os.sep))
+            yield from self._folder(root, "", root_client)
+            return
+        parent_client = guid_in_parts(os.path.dirname(absolute).split(os.sep))
+        client = parse_guid(archive_stem(os.path.basename(root))) or parent_client
+        yield from self._archive(root, _Container(root, "", client))
+
+    def _folder(
+        self, folder: str, rel: str, root_client: str | None
+    ) -> Iterator[Walked]:
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as exc:
+            yield Unusable(folder, f"cannot list the folder: {exc.strerror or exc}")
+            return
+
+        for entry in entries:
+            entry_rel = f"{rel}/{entry.name}" if rel else entry.name
+            try:
+                if entry.is_symlink():
+                    yield Skipped(entry.path, "symbolic link (links are not followed)")
+                elif entry.is_dir(follow_symlinks=False):
+                    reason = junk_dir_reason(entry.name)
+                    if reason is not None:
+                        yield Skipped(entry.path + os.sep, reason)
+                    else:
+                        yield from self._folder(entry.path, entry_rel, root_client)
+                elif entry.is_file(follow_symlinks=False):
+                    yield from self._file(entry, entry_rel, root_client)
+                else:
+                    yield Skipped(
+                        entry.path, "not a regular file (device, FIFO, socket)"
+                    )
+            except OSError as exc:
+                yield Unusable(entry.path, f"cannot read: {exc.strerror or exc}")
+
+    def _file(
+        self, entry: os.DirEntry[str], rel: str, root_client: str | None
+    ) -> Iterator[Walked]:
+        name = entry.name
+        reason = junk_file_reason(name)
+        if reason is not None:
+            yield Skipped(entry.path, reason)
+            return
+        folder = rel[: -len(name) - 1]
+        client = layout_guid(folder) or root_client
+
+        if archive_kind(name) is not None:
+            reason = self._filter.excluded(rel, name)
+            if reason is not None:
+                yield Skipped(entry.path, reason)
+                return
+            client = parse_guid(archive_stem(name)) or client
+            yield from self._archive(
+                entry.path, _Container(entry.path, f"{rel}:", client)
+            )
+            return
+
+        reason = self._filter.rejected(rel, name)
+        if reason is not None:
+            yield Skipped(entry.path, reason)
+            return
+        status = entry.stat(follow_symlinks=False)
+        if (status.st_dev, status.st_ino) in self._config_files:
+            yield Skipped(entry.path, "the manifest or clients file of this run")
+            return
+        size = status.st_size
+        read = partial(_read_file, entry.path, size, self._max_size)
+        yield Found(name, rel, rel, entry.path, size, client, read)
+
+    def _archive(self, path: str, container: _Container) -> Iterator[Walked]:
+        if archive_kind(path) == "zip":
+            yield from self._zip(path, container)
+        else:
+            yield from self._tar(path, container)
+
+    def _zip(self, path: str, container: _Container) -> Iterator[Walked]:
+        try:
+            reader = ZipReader(path)
+        except DamagedArchive as exc:
+            yield Unusable(container.origin, f"unreadable zip archive: {exc}")
+            return
+        with reader:
+            try:
+                for member in reader.members():
+                    item = self._zip_member(reader, member, container)
+                    if item is not None:
+                        yield item
+            except DamagedArchive as exc:
+                yield Unusable(container.origin, f"damaged zip archive: {exc}")
+
+    def _zip_member(
+        self, reader: ZipReader, member: ZipMember, container: _Container
+    ) -> Walked | None:
+        origin = f"{container.origin}:{member.name}"
+        if member.kind == "dir":
+            return None
+        if member.kind == "symlink":
+            return Skipped(origin, "symbolic link")
+        if member.kind == "special":
+            return Skipped(origin, "not a regular file (device, FIFO, socket)")
+
+        folder, name = split_member(member.name)
+        inner = f"{folder}/{name}" if folder else name
+        path = container.path_prefix + inner
+        reason = junk_file_reason(name) or junk_folder_reason(folder)
+        if reason is None:
+            reason = self._filter.rejected(path, name)
+        if reason is not None:
+            return Skipped(origin, reason)
+
+        problem = None
+        if archive_kind(name) is not None:
+            problem = _NESTED
+        elif member.encrypted:
+            problem = "encrypted (password-protected) member"
+        else:
+            problem = member.unsupported_method()
+        client = layout_guid(folder) or container.layout_client
+        read = partial(reader.read, member, self._max_size)
+        return Found(name, path, inner, origin, member.size, client, read, problem)
+
+    def _tar(self, path: str, container: _Container) -> Iterator[Walked]:
+        try:
+            # Stream mode reads each member once, front to back, whatever
+            # the compression; "surrogateescape" keeps undecodable names.
+            archive = tarfile.open(  # noqa: SIM115 - closed by the with below
+                path, mode="r|*", encoding="utf-8", errors="surrogateescape"
+            )
+        except _TAR_ERRORS as exc:
+            yield Unusable(container.origin, f"unreadable tar archive: {_say(exc)}")
+            return
+        with archive:
+            where = "at its start"
+            try:
+                while (info := archive.next()) is not None:
+                    # Stream mode still keeps every header it has read, so
+                    # memory would grow with the archive; typeshed does not
+                    # declare this (long-standing, undocumented) attribute.
+                    archive.members.clear()  # type: ignore[attr-defined]
+                    member_name = repair_name(info.name, "utf-8")
+                    where = f"in {member_name!r}"
+                    item = self._tar_member(archive, info, member_name, container)
+                    where = f"after {member_name!r}"
+                    if item is not None:
+                        yield item
+            except _TAR_ERRORS as exc:
+                yield Unusable(
+                    container.origin,
+                    f"truncated or corrupt tar archive ({where}): {_say(exc)}",
+                )
+
+    def _tar_member(
+        self,
+        archive: tarfile.TarFile,
+        info: tarfile.TarInfo,
+        member_name: str,
+        container: _Container,
+    ) -> Walked | None:
+        origin = f"{container.origin}:{member_name}"
+        if info.isdir():
+            return None
+        if info.issym():
+            return Skipped(origin, "symbolic link")
+        if info.islnk():
+            return Skipped(origin, "hard link")
+        if not info.isreg():
+            return Skipped(origin, "not a regular file (device, FIFO)")
+
+        folder, name = split_member(member_name)
+        inner = f"{folder}/{name}" if folder else name
+        path = container.path_prefix + inner
+        reason = junk_file_reason(name) or junk_folder_reason(folder)
+        if reason is None:
+            reason = self._filter.rejected(path, name)
+        if reason is not None:
+            return Skipped(origin, reason)
+
+        client = layout_guid(folder) or container.layout_client
+        problem = _NESTED if archive_kind(name) is not None else None
+        read: Callable[[], bytes] = _not_read
+        if problem is None and 0 < info.size <= self._max_size:
+            # A tar is a stream: the bytes must be taken now, before the
+            # next header is read.
+            content = _tar_content(archive, info)
+            read = partial(_return, content)
+        return Found(name, path, inner, origin, info.size, client, read, problem)
+
+
+def _tar_content(archive: tarfile.TarFile, info: tarfile.TarInfo) -> bytes:
+    member = archive.extractfile(info)
+    if member is None:
+        raise tarfile.ReadError(f"{info.name!r} has no content")
+    with member:
+        content = member.read()
+    if len(content) != info.size:
+        raise tarfile.ReadError("the archive ends inside a member")
+    return content
+
+
+def _return(content: bytes) -> bytes:
+    return content
+
+
+def _not_read() -> bytes:
+    raise UnreadableReceipt("not read: empty, too large, or not a receipt")
+
+
+def _read_file(path: str, size: int, limit: int) -> bytes:
+    try:
+        with open(path, "rb") as stream:
+            content = stream.read(limit + 1)
+    except FileNotFoundError as exc:
+        raise UnreadableReceipt(
+            "the file vanished after it was found (moved or deleted)"
+        ) from exc
+    except OSError as exc:
+        raise UnreadableReceipt(f"cannot read: {exc.strerror or exc}") from exc
+    if len(content) != size:
+        raise UnreadableReceipt(
+            f"the file changed after it was found: {size} bytes then, "
+            f"{len(content)}{'+' if len(content) > limit else ''} bytes now"
+        )
+    return content
+
+
+def _say(error: BaseException) -> str:
+    return str(error) or type(error).__name__
