@@ -1,0 +1,156 @@
+"""The bearer token: logon with key and secret, renewal, one logon at a time."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+import aiohttp
+from yarl import URL
+
+from bulk_uploader.clock import Clock
+from bulk_uploader.errors import AuthenticationError, CloudError
+from bulk_uploader.retry import RetryPolicy
+
+from ._answers import UnreadableAnswer, read_token, server_reason
+from ._flight import FlightGroup
+from ._http import Answer, TransportFailure, redirect_target, send
+from ._settings import CloudSettings
+from ._tokens import token_expiry
+
+__all__ = ["BearerAuth"]
+
+logger = logging.getLogger(__name__)
+
+LOGON_PATH = "api/v1.0/authenticate/logon"
+# Renew this long before the bearer token's exp, so no call carries a token
+# that expires on the way.
+_RENEW_MARGIN = 60.0
+# Statuses with which the API says that the key or secret is wrong.
+_REFUSED = frozenset({400, 401, 403})
+
+
+class BearerAuth:
+    """Holds the bearer token and gets a new one when it is due.
+
+    ``token`` returns a usable bearer token, logging on when there is none
+    or when it expires soon; ``renew`` replaces one the API rejected. Either
+    way there is exactly one logon in flight however many tasks ask.
+    """
+
+    def __init__(
+        self, settings: CloudSettings, *, clock: Clock, rng: random.Random
+    ) -> None:
+        self._settings = settings
+        self._session: aiohttp.ClientSession | None = None
+        self._flights: FlightGroup[str, str] | None = None
+        self._clock = clock
+        self._rng = rng
+        self._url = URL(settings.api_url.rstrip("/") + "/" + LOGON_PATH)
+        self._token: str | None = None
+        self._expires_at: float | None = None
+        self.logons = 0
+
+    def __repr__(self) -> str:
+        return f"BearerAuth(host={self._settings.api_host!r}, logons={self.logons})"
+
+    def bind(
+        self, session: aiohttp.ClientSession, flights: FlightGroup[str, str]
+    ) -> None:
+        """Use this session, and this group for the shared logon."""
+        self._session = session
+        self._flights = flights
+
+    async def token(self) -> str:
+        """A bearer token that will not expire in the next minute."""
+        token = self._token
+        if token is not None and (
+            self._expires_at is None
+            or self._clock.time() < self._expires_at - _RENEW_MARGIN
+        ):
+            return token
+
+        if self._flights is None:
+            raise RuntimeError("use the CloudClient in 'async with'")
+        return await self._flights.join("logon", self._logon)
+
+    async def renew(self, rejected: str) -> str:
+        """A new bearer token after the API answered 401 to ``rejected``."""
+        if self._token == rejected:
+            self._token = None
+        return await self.token()
+
+    async def _logon(self) -> str:
+        session = self._session
+        if session is None:
+            raise RuntimeError("use the CloudClient in 'async with'")
+        retry = RetryPolicy(max_attempts=4, budget=60.0).start(self._clock, self._rng)
+        host = self._settings.api_host
+        form = {"key": self._settings.api_key, "secret": self._settings.api_secret}
+        while True:
+            self.logons += 1
+            try:
+                answer = await send(session, "POST", self._url, data=form)
+            except TransportFailure as exc:
+                problem = exc.description
+                if not exc.transient:
+                    raise CloudError(f"Cannot log on at {host}: {problem}.") from exc
+                status = None
+            else:
+                if answer.ok:
+                    return self._accept(answer)
+                status = answer.status
+                problem = self._refusal(answer)
+
+            delay = None
+            if RetryPolicy.is_retryable(status):
+                delay = retry.next_delay()
+            if delay is None:
+                raise CloudError(
+                    f"Cannot log on at {host}: {problem}. Check the API URL and "
+                    "that this machine can reach it."
+                )
+            logger.warning(
+                "logon retry: attempt=%d status=%s delay=%.1fs",
+                retry.attempts,
+                status,
+                delay,
+            )
+            await self._clock.sleep(delay)
+
+    def _accept(self, answer: Answer) -> str:
+        try:
+            token = read_token(answer.body)
+        except UnreadableAnswer as exc:
+            raise CloudError(
+                f"The API at {self._settings.api_host} accepted the logon but "
+                f"sent no bearer token ({exc}). Check the API URL."
+            ) from exc
+
+        self._token = token
+        self._expires_at = token_expiry(token)
+        logger.info("logged on: host=%s", self._settings.api_host)
+        return token
+
+    def _refusal(self, answer: Answer) -> str:
+        """What went wrong, as a message; raises when retrying cannot help."""
+        host = self._settings.api_host
+        if answer.status in _REFUSED:
+            reason = server_reason(answer.body, hide=self._secrets())
+            raise AuthenticationError(
+                f"The API at {host} refused the logon (HTTP {answer.status}: "
+                f"{reason}). Check the API key and API secret of your "
+                "distributor account, and that the API URL points to the "
+                "right system (production or staging)."
+            )
+        if answer.is_redirect:
+            raise CloudError(
+                f"The API at {host} answered the logon with a redirect to "
+                f"{redirect_target(answer)}; credentials are never sent after a "
+                "redirect. Check the API URL."
+            )
+        reason = server_reason(answer.body, hide=self._secrets())
+        return f"HTTP {answer.status}: {reason}"
+
+    def _secrets(self) -> tuple[str, str]:
+        return (self._settings.api_key, self._settings.api_secret)

@@ -1,0 +1,245 @@
+"""The cloud client: logon, licence tokens and receipt uploads for one run."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from types import TracebackType
+
+import aiohttp
+import anyio
+from anyio.abc import TaskGroup
+from yarl import URL
+
+from bulk_uploader.clock import Clock, SystemClock
+from bulk_uploader.errors import UploadFailed
+from bulk_uploader.retry import RetryPolicy, parse_retry_after
+from bulk_uploader.throttle import AdaptiveLimiter
+
+from ._answers import server_reason
+from ._auth import BearerAuth
+from ._flight import FlightGroup
+from ._form import content_type_for, file_disposition, receipt_form
+from ._http import Answer, TransportFailure, open_session, redirect_target, send
+from ._licences import LicenceTokens
+from ._settings import CloudSettings
+from ._tokens import LicenceTokenStore, StoredLicenceToken
+
+__all__ = ["UPLOAD_PATH", "CloudClient", "CloudStatistics"]
+
+logger = logging.getLogger(__name__)
+
+UPLOAD_PATH = "api/digitalReceipt"
+_TOKEN_REJECTED = frozenset({401, 403})
+
+
+@dataclass(frozen=True, slots=True)
+class CloudStatistics:
+    """A snapshot of what the client did so far in this run.
+
+    ``uploads_attempted`` counts receipts sent at least once, ``retries``
+    the extra attempts, ``throttled`` the 429 answers to uploads.
+    ``current_rate`` is the upload limit in requests per second (``None``:
+    unlimited). ``blocked`` says whether the licence endpoint blocked us,
+    ``blocked_until`` when it said the block ends (Unix time), if it did.
+    """
+
+    logons: int
+    licence_calls: int
+    licence_failures: int
+    uploads_attempted: int
+    uploads_ok: int
+    retries: int
+    throttled: int
+    current_rate: float | None
+    blocked: bool
+    blocked_until: float | None
+
+
+class CloudClient:
+    """Talks to the cloud for one run; use it as an async context manager.
+
+    Entering opens one pooled HTTP session and a task group that owns the
+    shared logon and licence fetches; leaving cancels those and closes the
+    session. ``logon`` checks the credentials before any upload.
+    """
+
+    def __init__(
+        self,
+        settings: CloudSettings,
+        *,
+        token_store: LicenceTokenStore,
+        clock: Clock | None = None,
+    ) -> None:
+        self._settings = settings
+        self._clock: Clock = clock or SystemClock()
+        rng = random.Random()
+        self._rng = rng
+        self._policy: RetryPolicy = settings.retry_policy()
+        self._upload_url = URL(settings.functions_url.rstrip("/") + "/" + UPLOAD_PATH)
+        self._limiter = AdaptiveLimiter(
+            ceiling=settings.rate, burst=settings.burst, clock=self._clock
+        )
+        self._auth = BearerAuth(settings, clock=self._clock, rng=rng)
+        self._licences = LicenceTokens(
+            settings, auth=self._auth, store=token_store, clock=self._clock, rng=rng
+        )
+        self._session: aiohttp.ClientSession | None = None
+        self._task_group: TaskGroup | None = None
+        self._uploads_attempted = 0
+        self._uploads_ok = 0
+        self._retries = 0
+        self._throttled = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"CloudClient(api={self._settings.api_host!r}, "
+            f"functions={self._settings.functions_host!r})"
+        )
+
+    async def __aenter__(self) -> CloudClient:
+        if self._session is not None:
+            raise RuntimeError("a CloudClient can be entered only once")
+        session = open_session(self._settings)
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._session = session
+        self._task_group = task_group
+        self._auth.bind(session, FlightGroup(task_group))
+        self._licences.bind(session, FlightGroup(task_group))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        task_group, session = self._task_group, self._session
+        if task_group is None or session is None:
+            return
+        try:
+            # Fetches still running serve nobody once the run is over.
+            task_group.cancel_scope.cancel()
+            await task_group.__aexit__(exc_type, exc, tb)
+        finally:
+            await session.close()
+
+    async def logon(self) -> None:
+        """Log on with the key and secret; ``AuthenticationError`` if refused."""
+        await self._auth.token()
+
+    def cached_licence(
+        self, client_id: str, license_id: str
+    ) -> StoredLicenceToken | None:
+        """The pair's licence token if usable without a refresh; no network."""
+        return self._licences.cached(client_id, license_id)
+
+    async def upload(
+        self, *, client_id: str, license_id: str, name: str, data: bytes
+    ) -> None:
+        """Send one receipt, retrying what is transient; raise if it fails.
+
+        Raises ``LicenceUnavailable`` (or ``LicenceBlocked``) when the client
+        has no licence token in this run, ``UploadFailed`` when the receipt
+        was refused or the retries ran out.
+        """
+        session = self._session
+        if session is None:
+            raise RuntimeError("use the CloudClient in 'async with'")
+        licence = await self._licences.get(client_id, license_id)
+        disposition = file_disposition(name)
+        content_type = content_type_for(name)
+        retry = self._policy.start(self._clock, self._rng)
+        self._uploads_attempted += 1
+
+        while True:
+            await self._limiter.acquire()
+            form = receipt_form(
+                client_id=client_id,
+                token=licence.token,
+                disposition=disposition,
+                content_type=content_type,
+                data=data,
+            )
+            retry_after: float | None = None
+            try:
+                answer = await send(session, "POST", self._upload_url, data=form)
+            except TransportFailure as exc:
+                status, problem = None, exc.description
+                if not exc.transient:
+                    raise UploadFailed(
+                        f"The upload endpoint at {self._settings.functions_host} "
+                        f"could not be reached ({problem}).",
+                        permanent=False,
+                    ) from exc
+            else:
+                status = answer.status
+                if answer.ok:
+                    self._limiter.on_success()
+                    self._uploads_ok += 1
+                    return
+                if status in _TOKEN_REJECTED:
+                    licence = await self._licences.replace(licence, status=status)
+                    continue
+                if status == 429:
+                    self._throttled += 1
+                    self._limiter.on_throttled()
+                problem = self._problem(answer, licence)
+                if not RetryPolicy.is_retryable(status):
+                    raise UploadFailed(
+                        f"The cloud refused the receipt ({problem}).",
+                        status=status,
+                        permanent=True,
+                    )
+                retry_after = parse_retry_after(
+                    answer.retry_after, now=self._clock.time()
+                )
+
+            delay = retry.next_delay(retry_after=retry_after)
+            if delay is None:
+                raise UploadFailed(
+                    f"The receipt was not accepted after {retry.attempts} "
+                    f"attempts; the last answer was {problem}.",
+                    status=status,
+                    permanent=False,
+                )
+            self._retries += 1
+            logger.warning(
+                "upload retry: client=%s name=%r attempt=%d status=%s "
+                "delay=%.2fs reason=%s",
+                client_id,
+                name,
+                retry.attempts,
+                status,
+                delay,
+                problem,
+            )
+            await self._clock.sleep(delay)
+
+    def statistics(self) -> CloudStatistics:
+        """What the client did so far: calls, uploads, retries, rate, block."""
+        return CloudStatistics(
+            logons=self._auth.logons,
+            licence_calls=self._licences.calls,
+            licence_failures=self._licences.failures,
+            uploads_attempted=self._uploads_attempted,
+            uploads_ok=self._uploads_ok,
+            retries=self._retries,
+            throttled=self._throttled,
+            current_rate=self._limiter.rate,
+            blocked=self._licences.blocked,
+            blocked_until=self._licences.blocked_until,
+        )
+
+    def _problem(self, answer: Answer, licence: StoredLicenceToken) -> str:
+        """The answer as a short phrase, with nothing secret in it."""
+        if answer.is_redirect:
+            return (
+                f"HTTP {answer.status}, a redirect to {redirect_target(answer)}, "
+                "which is not followed with a licence token; check the "
+                "functions URL"
+            )
+        hide = (licence.token, self._settings.api_key, self._settings.api_secret)
+        return f"HTTP {answer.status}: {server_reason(answer.body, hide=hide)}"
