@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import itertools
+import logging
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import quote
 
 import aiohttp
+import anyio
 import pytest
 
 from bulk_uploader.simulator import Simulator
@@ -318,3 +322,80 @@ async def test_malformed_logon_bodies_get_400(
 
     assert status == 400
     assert reason
+
+
+async def test_delimiters_split_across_reads_are_found(
+    simulator: Simulator, session: aiohttp.ClientSession, token: str
+) -> None:
+    """Delimiters split across reads are still found; content is hashed whole."""
+    content = b"\r\n-" + f"\r\n--{BOUNDARY[:-1]}x".encode() + bytes(range(256)) * 40
+    body = fields(token) + file_part('name="file"; filename="slow.bin"', content)
+    body += END
+
+    # Cut the body in the middle of every delimiter (and of the near-miss in
+    # the content), pausing after each piece so that the server reads them
+    # one by one.
+    delimiter = f"\r\n--{BOUNDARY}".encode()
+    cuts = [0]
+    while (found := body.find(delimiter[:8], cuts[-1] + 1)) >= 0:
+        cuts.append(found + 5)
+    cuts.append(len(body))
+
+    async def trickle() -> AsyncIterator[bytes]:
+        for start, end in itertools.pairwise(cuts):
+            yield body[start:end]
+            await anyio.sleep(0.01)
+
+    headers = {"Content-Type": MULTIPART}
+    async with session.post(
+        simulator.url + UPLOAD, data=trickle(), headers=headers
+    ) as response:
+        assert response.status == 200
+
+    [receipt] = simulator.received()
+    assert receipt.size == len(content)
+    assert receipt.sha256 == hashlib.sha256(content).hexdigest()
+
+
+async def test_preamble_padding_epilogue_and_quoted_boundary_are_tolerated(
+    simulator: Simulator, session: aiohttp.ClientSession, token: str
+) -> None:
+    """RFC 2046 extras around the parts do not disturb the form."""
+    padded = part(
+        'Content-Disposition: form-data; name="file"; filename="p.json"', b"{}"
+    ).replace(f"--{BOUNDARY}\r\n".encode(), f"--{BOUNDARY} \t\r\n".encode())
+    body = b"preamble to ignore\r\n" + fields(token) + padded + END + b"epilogue"
+
+    status, _ = await post_raw(
+        session,
+        simulator.url + UPLOAD,
+        body,
+        f'multipart/form-data; boundary="{BOUNDARY}"',
+    )
+
+    assert status == 200
+    assert simulator.received()[0].name == "p.json"
+
+
+async def test_a_client_hanging_up_mid_body_is_counted_without_an_error(
+    simulator: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client that disconnects mid-upload counts as 499; nothing is logged."""
+    host, port = simulator.url.removeprefix("http://").rsplit(":", 1)
+    stream = await anyio.connect_tcp(host, int(port))
+    await stream.send(
+        b"POST /api/digitalReceipt HTTP/1.1\r\nHost: sim\r\n"
+        + f"Content-Type: {MULTIPART}\r\nContent-Length: 100000\r\n\r\n".encode()
+        + file_part('name="file"; filename="cut.json"', b"partial")
+    )
+    await anyio.sleep(0.05)
+    await stream.aclose()
+
+    # The simulator offers no event to wait on; its stats are cheap to poll.
+    with anyio.fail_after(5):
+        while simulator.stats().total("upload") == 0:  # noqa: ASYNC110
+            await anyio.sleep(0.01)
+
+    assert simulator.stats().calls["upload"] == {499: 1}
+    assert simulator.received() == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

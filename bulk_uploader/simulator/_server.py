@@ -15,6 +15,8 @@ Status codes where the contract leaves a choice (see API-CONTRACT.md):
   413 above ``max_body_size``; 401 for a licence token that is garbled,
   not ours or expired, 403 for one that is revoked or issued for another
   uniqueClientId; else 200. ``latency`` delays every one of these answers.
+  An upload whose client disconnects before its body is complete is
+  counted under status 499 (the code nginx uses for "client closed request").
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from ..clock import Clock, SystemClock
 from ._config import SimulatorConfig
 from ._form import CLIENT_FIELD, FormError, read_upload_form
 from ._limits import LicenceGate, UploadThrottle, retry_after_value
-from ._stats import DROPPED, Ledger, ReceivedReceipt, SimulatorStats
+from ._stats import CLIENT_GONE, DROPPED, Ledger, ReceivedReceipt, SimulatorStats
 from ._tokens import TokenIssuer, TokenRejected
 
 __all__ = [
@@ -249,7 +251,13 @@ class Simulator:
         return _text(429, reason, {hdrs.RETRY_AFTER: retry_after})
 
     async def _upload(self, request: web.Request) -> web.StreamResponse:
-        response = await self._upload_answer(request)
+        try:
+            response = await self._upload_answer(request)
+        except ConnectionError:
+            # The client went away mid-body (killed, or cancelled its upload):
+            # nothing to answer, and nothing worth a traceback in the log.
+            self._ledger.count_call("upload", CLIENT_GONE)
+            return self._drop(request)
         self._ledger.count_call(
             "upload", DROPPED if response is None else response.status
         )

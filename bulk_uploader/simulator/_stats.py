@@ -13,6 +13,8 @@ Via = Literal["form", "query"]
 
 #: The status under which a dropped connection (no answer at all) is counted.
 DROPPED = 0
+#: The status under which an upload is counted whose client hung up mid-body.
+CLIENT_GONE = 499
 
 
 @dataclass(frozen=True, slots=True)
