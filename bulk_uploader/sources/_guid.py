@@ -16,14 +16,12 @@ def parse_guid(text: str) -> str | None:
     hyphens is refused on purpose: folders named by a hash look the same.
     """
     # Length first: nearly every path component fails here, without a scan.
-    if len(text) not in (36, 38):
+    if len(text) != 36:
         text = text.strip()
-        if len(text) not in (36, 38):
+        if len(text) == 38 and text[0] == "{" and text[-1] == "}":
+            text = text[1:-1]
+        if len(text) != 36:
             return None
-    if len(text) == 38:
-        if text[0] != "{" or text[-1] != "}":
-            return None
-        text = text[1:-1]
     for at in _HYPHENS:
         if text[at] != "-":
             return None
