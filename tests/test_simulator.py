@@ -471,7 +471,11 @@ async def test_reset_clears_stats_and_receipts_but_keeps_tokens(
         async with session.post(simulator.url + "/_simulator/reset") as response:
             assert response.status == 200
 
-    assert simulator.stats().to_dict()["calls"] == {}
+    assert simulator.stats().to_dict()["calls"] == {
+        "licence": {},
+        "logon": {},
+        "upload": {},
+    }
     assert simulator.received() == []
     assert (await upload(session, simulator, token))[0] == 200
     assert simulator.stats().duplicates == 0

@@ -9,6 +9,7 @@ from typing import Literal
 __all__ = ["Ledger", "ReceivedReceipt", "SimulatorStats"]
 
 Endpoint = Literal["logon", "licence", "upload"]
+ENDPOINTS: tuple[Endpoint, ...] = ("logon", "licence", "upload")
 Via = Literal["form", "query"]
 
 #: The status under which a dropped connection (no answer at all) is counted.
@@ -75,7 +76,9 @@ class Ledger:
         self.clear()
 
     def clear(self) -> None:
-        self._calls: dict[str, dict[int, int]] = {}
+        # Every endpoint is present from the start, so that a test can read
+        # stats.calls["licence"] before the first licence call is made.
+        self._calls: dict[str, dict[int, int]] = {e: {} for e in ENDPOINTS}
         self._licence_calls: dict[str, int] = {}
         self._receipts: dict[str, int] = {}
         self._duplicates = 0
@@ -88,7 +91,7 @@ class Ledger:
         return len(self._records)
 
     def count_call(self, endpoint: Endpoint, status: int) -> None:
-        by_status = self._calls.setdefault(endpoint, {})
+        by_status = self._calls[endpoint]
         by_status[status] = by_status.get(status, 0) + 1
 
     def count_licence_call(self, client_id: str) -> None:
