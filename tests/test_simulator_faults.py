@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import time
 from collections.abc import AsyncIterator
 from email.utils import parsedate_to_datetime
@@ -241,8 +242,24 @@ async def test_faults_with_a_seed_are_reproducible(
     assert set(runs[0]) - {200}
 
 
-async def test_a_dropped_upload_gets_no_answer_and_counts_as_status_0(
+async def test_reset_restarts_the_seeded_faults(
     session: aiohttp.ClientSession,
+) -> None:
+    """After reset() a seeded simulator injects the same faults again."""
+    async with Simulator(SimulatorConfig(seed=11)) as sim:
+        token = await licence_token(session, sim)
+        sim.config.fault_rate = 0.5
+        runs = []
+        for _ in range(2):
+            sim.reset()
+            runs.append([(await upload(session, sim, token)).status for _ in range(20)])
+
+        assert runs[0] == runs[1]
+        assert len(set(runs[0])) > 1
+
+
+async def test_a_dropped_upload_gets_no_answer_and_counts_as_status_0(
+    session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
     """drop_rate=1 closes the connection without an answer; nothing is recorded."""
     async with Simulator(SimulatorConfig()) as sim:
@@ -256,6 +273,27 @@ async def test_a_dropped_upload_gets_no_answer_and_counts_as_status_0(
         assert (await upload(session, sim, token)).status == 200
         assert sim.stats().calls["upload"] == {0: 1, 200: 1}
         assert len(sim.received()) == 1
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_fault_and_drop_shares_split_the_uploads(
+    session: aiohttp.ClientSession,
+) -> None:
+    """fault_rate and drop_rate take disjoint shares; no statuses means no faults."""
+    async with Simulator(SimulatorConfig(seed=3)) as sim:
+        token = await licence_token(session, sim)
+        sim.config.fault_rate = 0.5
+        sim.config.drop_rate = 0.5
+        sim.config.fault_statuses = ()
+        outcomes = []
+        for _ in range(20):
+            try:
+                outcomes.append((await upload(session, sim, token)).status)
+            except aiohttp.ClientConnectionError:
+                outcomes.append(0)
+
+        assert set(outcomes) == {0, 200}
+        assert sim.stats().calls["upload"][0] == outcomes.count(0)
 
 
 async def test_latency_delays_every_upload_answer(

@@ -151,8 +151,10 @@ class Simulator:
         """Forget counters, received receipts, blocks and the upload rate.
 
         Issued tokens stay valid (or revoked); ``revoke_after_uploads``
-        counts again from zero.
+        counts again from zero, and fault injection starts over from
+        ``config.seed``.
         """
+        self._rng = random.Random(self.config.seed)
         self._ledger.clear()
         self._gate.clear()
         self._throttle.clear()
@@ -288,10 +290,12 @@ class Simulator:
         except FormError as exc:
             return _text(400, str(exc))
 
+        # One roll decides both, so the two shares never overlap.
         roll = self._rng.random()
-        if roll < config.fault_rate and config.fault_statuses:
+        fault_share = config.fault_rate if config.fault_statuses else 0.0
+        if roll < fault_share:
             return _text(self._rng.choice(config.fault_statuses), "injected fault")
-        if roll < config.fault_rate + config.drop_rate:
+        if roll < fault_share + config.drop_rate:
             return None
 
         if config.max_body_size is not None and form.size > config.max_body_size:
