@@ -82,9 +82,19 @@ def receipt_json(client_id: str, number: int, rng: random.Random) -> bytes:
     return json.dumps(document, ensure_ascii=False, indent=1).encode()
 
 
-def tiny_pdf(text: str) -> bytes:
-    """A small, valid one-page PDF that shows ``text``."""
-    stream = f"BT /F1 12 Tf 40 780 Td ({text}) Tj ET".encode("latin-1", "replace")
+def tiny_pdf(text: str, *, lines: int = 40) -> bytes:
+    """A small, valid one-page PDF that shows ``text`` and a receipt's lines.
+
+    With the default 40 lines it is about 2.5 KB, larger than any sample JSON
+    receipt, which tests use to make only the PDFs hit a size limit.
+    """
+    rows = [text] + [
+        f"{row + 1:>3}  {_ITEMS[row % len(_ITEMS)][0]:<24} EUR "
+        f"{_ITEMS[row % len(_ITEMS)][1]:>6.2f}"
+        for row in range(lines)
+    ]
+    shown = " ".join(f"({row}) Tj T*" for row in rows)
+    stream = f"BT /F1 10 Tf 12 TL 40 800 Td {shown} ET".encode("latin-1", "replace")
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",

@@ -119,6 +119,8 @@ def test_lock_is_released_when_the_holder_is_killed(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
     with Journal(path):
         pass
 

@@ -1,0 +1,242 @@
+"""Every input a user can get wrong, and the message they read (the real CLI)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bulk_uploader import __version__
+from bulk_uploader.journal import Journal
+from bulk_uploader.samples import SampleSet, write_sample_set
+from bulk_uploader.simulator import SimulatorThread
+from helpers import SECRET, cli_env, run_cli, upload_args
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> SampleSet:
+    return write_sample_set(tmp_path_factory.mktemp("samples"), receipts=20, clients=2)
+
+
+@pytest.fixture(scope="module")
+def sim() -> SimulatorThread:
+    with SimulatorThread() as simulator:
+        yield simulator  # type: ignore[misc]
+
+
+def upload(sim: SimulatorThread, samples: SampleSet, tmp_path: Path, *more: str,
+           env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = run_cli(upload_args(sim.url, samples, tmp_path / "state.sqlite", *more),
+                     env=env)
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_version_and_help() -> None:
+    """--version names the version; --help lists commands and exit codes."""
+    version = run_cli(["--version"])
+    assert version.returncode == 0
+    assert __version__ in version.stdout
+    helped = run_cli(["upload", "--help"])
+    assert helped.returncode == 0
+    for option in ("--concurrency", "--rate", "--state", "--clients", "--license-id",
+                   "--client-id-from", "--manifest", "--include", "--exclude",
+                   "--dry-run", "--report", "--failures", "--retry-failed",
+                   "--max-duration", "--config"):
+        assert option in helped.stdout
+    assert "130" in helped.stdout
+
+
+def test_unknown_command_or_option_is_a_usage_error() -> None:
+    """A typo gets exit 2 and a pointer to --help, not a traceback."""
+    result = run_cli(["uplaod"])
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr and "--help" in result.stderr
+    result = run_cli(["upload", "x", "--concurrrency", "3"])
+    assert result.returncode == 2
+    assert "unrecognized arguments" in result.stderr
+
+
+def test_no_source_named(sim: SimulatorThread, tmp_path: Path) -> None:
+    """upload without a SOURCE says what to name."""
+    result = run_cli(["upload", "--api-url", sim.url])
+    assert result.returncode == 2
+    assert "Name at least one SOURCE" in result.stderr
+
+
+def test_source_that_does_not_exist(
+    sim: SimulatorThread, samples: SampleSet, tmp_path: Path
+) -> None:
+    """A missing path is named in the error; nothing is uploaded."""
+    code, _, err = upload(sim, samples, tmp_path, str(tmp_path / "nope"))
+    assert code == 2
+    assert "nope" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--concurrency", "0", "--concurrency: 0 is outside 1 to 512."),
+        ("--concurrency", "many", "--concurrency: 'many' is not a whole number."),
+        ("--rate", "-5", "--rate: '-5' must be more than zero."),
+        ("--rate", "fast", "--rate: 'fast' is not a number."),
+        ("--shard", "4/4", "--shard: '4/4': I must be from 0 to N-1."),
+        ("--shard", "half", "--shard: 'half' is not of the form I/N, like 0/4."),
+        ("--max-duration", "soon", "--max-duration: 'soon' is not a duration"),
+        ("--max-size", "huge", "--max-size: 'huge' is not a size"),
+        ("--client-id-from", "magic", "invalid choice: 'magic'"),
+    ],
+)
+def test_bad_option_values(
+    sim: SimulatorThread, samples: SampleSet, tmp_path: Path,
+    option: str, value: str, message: str,
+) -> None:
+    """Each bad option value gets exit 2 and a message naming the option."""
+    code, _, err = upload(sim, samples, tmp_path, option, value)
+    assert code == 2
+    assert message in err
+    assert not (tmp_path / "state.sqlite").exists()
+
+
+def test_missing_credentials(sim: SimulatorThread, samples: SampleSet, tmp_path: Path) -> None:
+    """No key or secret: exit 2, and the message says where to put them."""
+    env = {k: v for k, v in cli_env().items() if k != "RETAILFORCE_API_SECRET"}
+    code, _, err = upload(sim, samples, tmp_path, env=env)
+    assert code == 2
+    assert "No API secret" in err and "RETAILFORCE_API_SECRET" in err
+
+
+def test_wrong_credentials(sim: SimulatorThread, samples: SampleSet, tmp_path: Path) -> None:
+    """A refused secret: exit 3, the API host named, the secret never shown."""
+    before = sim.stats().total("upload")
+    env = cli_env(RETAILFORCE_API_SECRET="not-the-secret-4711")
+    code, out, err = upload(sim, samples, tmp_path, env=env)
+    assert code == 3
+    assert sim.url.split("//")[1] in err
+    assert "not-the-secret-4711" not in out + err
+    assert sim.stats().total("upload") == before
+
+
+def test_secret_on_the_command_line_warns(
+    sim: SimulatorThread, samples: SampleSet, tmp_path: Path
+) -> None:
+    """--api-secret works but warns about shell history and process listings."""
+    env = {k: v for k, v in cli_env().items() if k != "RETAILFORCE_API_SECRET"}
+    code, out, err = upload(sim, samples, tmp_path, "--api-secret", SECRET, env=env)
+    assert code == 0, err
+    assert "shell history" in err
+    assert SECRET not in out
+
+
+def test_secret_file(sim: SimulatorThread, samples: SampleSet, tmp_path: Path) -> None:
+    """--api-secret-file reads the first line; an empty file is refused clearly."""
+    env = {k: v for k, v in cli_env().items() if k != "RETAILFORCE_API_SECRET"}
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("")
+    code, _, err = upload(sim, samples, tmp_path, "--api-secret-file", str(secret_file),
+                          env=env)
+    assert code == 2
+    assert "is empty" in err
+    secret_file.write_text(SECRET + "\n")
+    code, _, err = upload(sim, samples, tmp_path, "--api-secret-file", str(secret_file),
+                          env=env)
+    assert code == 0, err
+
+
+def test_config_file_problems(sim: SimulatorThread, samples: SampleSet, tmp_path: Path) -> None:
+    """Missing file, bad TOML and unknown keys each get their own message."""
+    config = tmp_path / "config.toml"
+    code, _, err = upload(sim, samples, tmp_path, "--config", str(config))
+    assert (code, "does not exist" in err) == (2, True)
+
+    config.write_text("rate = [unclosed\n")
+    code, _, err = upload(sim, samples, tmp_path, "--config", str(config))
+    assert (code, "is not valid TOML" in err) == (2, True)
+
+    config.write_text("rat = 5\n")
+    code, _, err = upload(sim, samples, tmp_path, "--config", str(config))
+    assert code == 2
+    assert "unknown keys: rat" in err and "rate" in err
+
+    config.write_text("concurrency = 0\n")
+    code, _, err = upload(sim, samples, tmp_path, "--config", str(config))
+    assert (code, "--concurrency: 0 is outside" in err) == (2, True)
+
+
+def test_flags_override_environment_override_file(
+    sim: SimulatorThread, samples: SampleSet, tmp_path: Path
+) -> None:
+    """A TOML file < environment < flags: a bad value low down is overridden."""
+    config = tmp_path / "config.toml"
+    config.write_text('api_url = "http://127.0.0.1:1"\nconcurrency = 2\n')
+    os.chmod(config, 0o600)
+    env = cli_env(RETAILFORCE_API_URL="http://127.0.0.1:2")
+    code, _, err = upload(sim, samples, tmp_path, "--config", str(config), env=env)
+    assert code == 0, err  # --api-url from upload_args wins over both
+
+
+def test_secret_in_a_readable_config_file_warns(
+    sim: SimulatorThread, samples: SampleSet, tmp_path: Path
+) -> None:
+    """A config file holding the secret that others can read gets a chmod hint."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'api_secret = "{SECRET}"\n')
+    os.chmod(config, 0o644)
+    env = {k: v for k, v in cli_env().items() if k != "RETAILFORCE_API_SECRET"}
+    code, _, err = upload(sim, samples, tmp_path, "--config", str(config), env=env)
+    assert code == 0, err
+    assert f"chmod 600 {config}" in err
+
+
+def test_retry_failed_file_must_exist(
+    sim: SimulatorThread, samples: SampleSet, tmp_path: Path
+) -> None:
+    """--retry-failed FILE with a wrong path is refused before anything is sent."""
+    code, _, err = upload(sim, samples, tmp_path, "--retry-failed",
+                          str(tmp_path / "failed.jsonl"))
+    assert code == 2
+    assert "--retry-failed: no file at" in err
+
+
+def test_state_file_in_use(sim: SimulatorThread, samples: SampleSet, tmp_path: Path) -> None:
+    """A second run on a state file in use refuses to start, exit 2."""
+    with Journal(tmp_path / "state.sqlite"):
+        code, _, err = upload(sim, samples, tmp_path)
+    assert code == 2
+    assert "is in use by process" in err
+
+
+def test_manifest_without_the_needed_columns(
+    sim: SimulatorThread, samples: SampleSet, tmp_path: Path
+) -> None:
+    """A manifest that lacks its columns names what it needs and what it found."""
+    manifest = tmp_path / "files.csv"
+    manifest.write_text("name;till\nr1.json;4\n")
+    code, _, err = upload(sim, samples, tmp_path, "--manifest", str(manifest))
+    assert code == 2
+    assert "uniqueClientId" in err
+    assert "Traceback" not in err
+
+
+def test_status_and_tokens_commands(
+    sim: SimulatorThread, samples: SampleSet, tmp_path: Path
+) -> None:
+    """status shows totals per client; tokens shows expiry, never a token."""
+    state = tmp_path / "state.sqlite"
+    missing = run_cli(["status", "--state", str(state)])
+    assert missing.returncode == 2
+    assert "No state file" in missing.stderr
+
+    code, _, err = upload(sim, samples, tmp_path)
+    assert code == 0, err
+    status = run_cli(["status", "--state", str(state)])
+    assert status.returncode == 0
+    assert all(client in status.stdout for client in samples.clients)
+    assert "all 2 clients" in status.stdout and "20" in status.stdout
+
+    tokens = run_cli(["tokens", "--state", str(state)])
+    assert tokens.returncode == 0
+    assert all(client in tokens.stdout for client in samples.clients)
+    assert "days" in tokens.stdout
+    assert "eyJ" not in tokens.stdout
