@@ -3,23 +3,39 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import tarfile
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from bulk_uploader.errors import UnreadableReceipt
+from bulk_uploader.sources import (
+    Receipt,
+    ReceiptSource,
+    Skipped,
+    SourceItem,
+    SourceOptions,
+    Unusable,
+)
 
 __all__ = [
     "CLIENT_A",
     "CLIENT_B",
     "CLIENT_C",
     "TAR_MODES",
+    "Walked",
     "flip_byte",
     "patch_bytes",
     "set_zip_flag",
     "set_zip_method",
+    "set_zip_size",
     "tar_entry",
     "truncate",
+    "walk",
     "write_tar",
     "write_zip",
     "zip_data_offset",
@@ -118,6 +134,14 @@ def set_zip_method(path: Path, name: str, method: int) -> None:
     path.write_bytes(bytes(data))
 
 
+def set_zip_size(path: Path, name: str, size: int) -> None:
+    """Make the central directory claim ``size`` uncompressed bytes for ``name``."""
+    data = bytearray(path.read_bytes())
+    central, _ = _find(bytes(data), name)
+    struct.pack_into("<L", data, central + 24, size)
+    path.write_bytes(bytes(data))
+
+
 def patch_bytes(path: Path, old: bytes, new: bytes) -> None:
     """Replace every ``old`` with ``new`` (same length), e.g. in member names."""
     assert len(old) == len(new)
@@ -177,3 +201,50 @@ def write_tar(
                 info.size = len(content)
                 archive.addfile(info, io.BytesIO(content))
     return path
+
+
+@dataclass
+class Walked:
+    """Everything a walk over sources yielded, with each receipt read in time.
+
+    ``contents`` holds the bytes of each receipt that read, ``unreadable``
+    the reason of each whose ``read()`` failed; both by origin.
+    """
+
+    items: list[SourceItem] = field(default_factory=list)
+    contents: dict[str, bytes] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def receipts(self) -> list[Receipt]:
+        return [item for item in self.items if isinstance(item, Receipt)]
+
+    @property
+    def unusable(self) -> list[Unusable]:
+        return [item for item in self.items if isinstance(item, Unusable)]
+
+    @property
+    def skipped(self) -> list[Skipped]:
+        return [item for item in self.items if isinstance(item, Skipped)]
+
+    @property
+    def kinds(self) -> list[str]:
+        return [type(item).__name__ for item in self.items]
+
+
+def walk(*paths: str | os.PathLike[str], **options: Any) -> Walked:
+    """Iterate a ReceiptSource, reading each receipt before advancing.
+
+    ``license_id`` defaults to ``"LIC"`` so that tests about other things
+    need not provide a licence.
+    """
+    options.setdefault("license_id", "LIC")
+    walked = Walked()
+    for item in ReceiptSource(list(paths), SourceOptions(**options)):
+        walked.items.append(item)
+        if isinstance(item, Receipt):
+            try:
+                walked.contents[item.origin] = item.read()
+            except UnreadableReceipt as exc:
+                walked.unreadable[item.origin] = str(exc)
+    return walked

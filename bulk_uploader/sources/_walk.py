@@ -203,7 +203,7 @@ class Walker:
         folder, name = split_member(member.name)
         inner = f"{folder}/{name}" if folder else name
         path = container.path_prefix + inner
-        reason = junk_file_reason(name) or junk_folder_reason(folder)
+        reason = junk_folder_reason(folder) or junk_file_reason(name)
         if reason is None:
             reason = self._filter.rejected(path, name)
         if reason is not None:
@@ -270,7 +270,7 @@ class Walker:
         folder, name = split_member(member_name)
         inner = f"{folder}/{name}" if folder else name
         path = container.path_prefix + inner
-        reason = junk_file_reason(name) or junk_folder_reason(folder)
+        reason = junk_folder_reason(folder) or junk_file_reason(name)
         if reason is None:
             reason = self._filter.rejected(path, name)
         if reason is not None:

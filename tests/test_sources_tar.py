@@ -1,0 +1,197 @@
+"""Tar archives in every compression: members, links, odd names and damage."""
+
+from __future__ import annotations
+
+import gc
+import random
+import tarfile
+from pathlib import Path
+
+import pytest
+from archives import (
+    CLIENT_A,
+    CLIENT_B,
+    TAR_MODES,
+    tar_entry,
+    truncate,
+    walk,
+    write_tar,
+    write_zip,
+)
+
+from bulk_uploader.sources import Receipt, ReceiptSource, SourceOptions
+
+
+@pytest.mark.parametrize(("suffix", "mode"), TAR_MODES.items())
+def test_members_come_out_as_receipts(tmp_path: Path, suffix: str, mode: str) -> None:
+    """Each compression gives its members with name, size, client and bytes."""
+    big = bytes(range(256)) * 300
+    archive = write_tar(
+        tmp_path / f"day{suffix}",
+        [(f"{CLIENT_A}/r-1.json", b'{"n": 1}'), (f"x/{CLIENT_B}/r-2.pdf", big)],
+        mode=mode,
+    )
+
+    walked = walk(archive)
+
+    assert [
+        (r.client_id, r.license_id, r.name, r.size, r.origin) for r in walked.receipts
+    ] == [
+        (CLIENT_A, "LIC", "r-1.json", 8, f"{archive}:{CLIENT_A}/r-1.json"),
+        (CLIENT_B, "LIC", "r-2.pdf", len(big), f"{archive}:x/{CLIENT_B}/r-2.pdf"),
+    ]
+    assert list(walked.contents.values()) == [b'{"n": 1}', big]
+
+
+def test_tar_bytes_stay_readable_after_the_walk_moves_on(tmp_path: Path) -> None:
+    """Tar members are read while walking, so read() works even later."""
+    archive = write_tar(tmp_path / "a.tar", [(f"{CLIENT_A}/r.json", b"{}")])
+
+    items = list(ReceiptSource([archive], SourceOptions(license_id="L")))
+
+    assert isinstance(items[0], Receipt)
+    assert items[0].read() == b"{}"
+
+
+def test_directories_links_and_devices_are_never_receipts(tmp_path: Path) -> None:
+    """Folders vanish; symlinks, hard links, devices and FIFOs are skipped."""
+    archive = write_tar(
+        tmp_path / "a.tar.gz",
+        [
+            tar_entry(CLIENT_A, tarfile.DIRTYPE),
+            (f"{CLIENT_A}/r.json", b"{}"),
+            tar_entry(f"{CLIENT_A}/soft.json", tarfile.SYMTYPE, link="r.json"),
+            tar_entry(
+                f"{CLIENT_A}/hard.json", tarfile.LNKTYPE, link=f"{CLIENT_A}/r.json"
+            ),
+            tar_entry(f"{CLIENT_A}/tty.json", tarfile.CHRTYPE),
+            tar_entry(f"{CLIENT_A}/disk.json", tarfile.BLKTYPE),
+            tar_entry(f"{CLIENT_A}/pipe.json", tarfile.FIFOTYPE),
+        ],
+        mode="w:gz",
+    )
+
+    walked = walk(archive)
+
+    assert walked.kinds == ["Receipt"] + ["Skipped"] * 5
+    assert [item.reason for item in walked.skipped] == [
+        "symbolic link",
+        "hard link",
+        "not a regular file (device, FIFO)",
+        "not a regular file (device, FIFO)",
+        "not a regular file (device, FIFO)",
+    ]
+
+
+def test_junk_empty_oversized_and_nested_members(tmp_path: Path) -> None:
+    """Junk is skipped; empty, too large and nested archives fail alone."""
+    archive = write_tar(
+        tmp_path / "a.tar.bz2",
+        [
+            (f"{CLIENT_A}/.DS_Store", b"x"),
+            (f"__MACOSX/{CLIENT_A}/._r.json", b"x"),
+            (f"{CLIENT_A}/empty.json", b""),
+            (f"{CLIENT_A}/huge.json", b"x" * 11),
+            (f"{CLIENT_A}/inner.tar.gz", b"x"),
+            (f"{CLIENT_A}/ok.json", b"x" * 10),
+        ],
+        mode="w:bz2",
+    )
+
+    walked = walk(archive, max_size=10)
+
+    assert walked.kinds == [
+        *["Skipped"] * 2,
+        *["Unusable"] * 3,
+        "Receipt",
+    ]
+    assert [(u.name, u.client_id) for u in walked.unusable] == [
+        ("empty.json", CLIENT_A),
+        ("huge.json", CLIENT_A),
+        ("inner.tar.gz", CLIENT_A),
+    ]
+    assert "over the size limit of 10 bytes" in walked.unusable[1].reason
+    assert "archive inside an archive" in walked.unusable[2].reason
+    assert list(walked.contents.values()) == [b"x" * 10]
+
+
+def test_invalid_utf8_names_become_sane_text(tmp_path: Path) -> None:
+    """Undecodable name bytes are read as Windows-1252, never as surrogates."""
+    raw_name = f"{CLIENT_A}/Kassenbon-\udcfc\udce4.json"  # b"\xfc\xe4": not UTF-8
+    archive = write_tar(tmp_path / "a.tar", [(raw_name, b"{}")])
+
+    walked = walk(archive)
+
+    (receipt,) = walked.receipts
+    assert receipt.name == "Kassenbon-üä.json"
+    assert receipt.client_id == CLIENT_A
+    receipt.origin.encode("utf-8")  # would raise on a lone surrogate
+
+
+@pytest.mark.parametrize(("suffix", "mode"), [(".tar", "w"), (".tgz", "w:gz")])
+def test_truncated_archive_keeps_what_came_before(
+    tmp_path: Path, suffix: str, mode: str
+) -> None:
+    """Members before the cut come out; then one Unusable; then the next source."""
+    noise = random.Random(7).randbytes(60_000)  # incompressible: the cut lands in it
+    archive = write_tar(
+        tmp_path / f"cut{suffix}",
+        [(f"{CLIENT_A}/first.json", b"{}"), (f"{CLIENT_A}/second.bin", noise)],
+        mode=mode,
+    )
+    truncate(archive, archive.stat().st_size - 20_000)
+    fine = write_tar(tmp_path / "fine.tar", [(f"{CLIENT_B}/r.json", b"{}")])
+
+    walked = walk(archive, fine)
+
+    assert walked.kinds == ["Receipt", "Unusable", "Receipt"]
+    (unusable,) = walked.unusable
+    assert unusable.origin == str(archive)
+    assert unusable.reason.startswith("truncated or corrupt tar archive (in '")
+    assert "second.bin" in unusable.reason
+    assert [r.client_id for r in walked.receipts] == [CLIENT_A, CLIENT_B]
+
+
+@pytest.mark.parametrize("suffix", [".tar", ".tar.gz", ".tar.xz"])
+def test_garbage_named_like_a_tar_is_one_unusable(tmp_path: Path, suffix: str) -> None:
+    """A file that only claims to be a tar is reported once, with its path."""
+    archive = tmp_path / f"fake{suffix}"
+    archive.write_bytes(b"\x1f\x8b this is not what it says " * 40)
+
+    walked = walk(archive)
+
+    assert walked.kinds == ["Unusable"]
+    assert walked.unusable[0].origin == str(archive)
+    assert "tar archive" in walked.unusable[0].reason
+
+
+def test_walking_a_tar_does_not_keep_its_headers(tmp_path: Path) -> None:
+    """Memory stays flat: headers already walked are not kept alive."""
+    archive = write_tar(
+        tmp_path / "many.tar", [(f"{CLIENT_A}/{n}.json", b"{}") for n in range(3000)]
+    )
+    source = ReceiptSource([archive], SourceOptions(license_id="L"))
+
+    for number, _ in enumerate(source):
+        if number == 2500:
+            gc.collect()
+            alive = sum(isinstance(o, tarfile.TarInfo) for o in gc.get_objects())
+            break
+
+    assert alive < 10
+
+
+def test_archives_found_in_folders_are_opened(tmp_path: Path) -> None:
+    """Zips and tars inside a folder are walked, their path kept in origin."""
+    folder = tmp_path / "exports" / CLIENT_A
+    folder.mkdir(parents=True)
+    write_tar(folder / "day.tar.xz", [("r.json", b"1")], mode="w:xz")
+    write_zip(folder / "day.zip", [(f"{CLIENT_B}/r.json", b"2")])
+
+    walked = walk(tmp_path / "exports")
+
+    assert [(r.origin, r.client_id) for r in walked.receipts] == [
+        (f"{folder}/day.tar.xz:r.json", CLIENT_A),
+        (f"{folder}/day.zip:{CLIENT_B}/r.json", CLIENT_B),
+    ]
+    assert list(walked.contents.values()) == [b"1", b"2"]

@@ -1,0 +1,295 @@
+"""Zip archives: members, names, client folders and every kind of damage."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from archives import (
+    CLIENT_A,
+    CLIENT_B,
+    flip_byte,
+    patch_bytes,
+    set_zip_flag,
+    set_zip_method,
+    set_zip_size,
+    truncate,
+    walk,
+    write_zip,
+    zip_data_offset,
+    zip_symlink,
+)
+
+from bulk_uploader.errors import UnreadableReceipt
+from bulk_uploader.sources import Receipt, ReceiptSource, SourceOptions
+
+
+@pytest.mark.parametrize(
+    "compression",
+    [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA],
+    ids=["stored", "deflate", "bzip2", "lzma"],
+)
+def test_members_come_out_as_receipts(tmp_path: Path, compression: int) -> None:
+    """Every compression is read back byte for byte, with name, size and client."""
+    big = bytes(range(256)) * 400
+    deep = f"export/{{{CLIENT_B.upper()}}}/sub/r-2.bin"
+    archive = write_zip(
+        tmp_path / "day.zip",
+        [(f"{CLIENT_A}/r-1.json", b'{"n": 1}'), (deep, big)],
+        compression=compression,
+    )
+
+    walked = walk(archive)
+
+    assert [
+        (r.client_id, r.license_id, r.name, r.size, r.origin) for r in walked.items
+    ] == [
+        (CLIENT_A, "LIC", "r-1.json", 8, f"{archive}:{CLIENT_A}/r-1.json"),
+        (CLIENT_B, "LIC", "r-2.bin", len(big), f"{archive}:{deep}"),
+    ]
+    assert list(walked.contents.values()) == [b'{"n": 1}', big]
+
+
+def test_directories_links_and_junk_are_not_receipts(tmp_path: Path) -> None:
+    """Folder entries vanish; links and OS junk are skipped with a reason."""
+    archive = write_zip(
+        tmp_path / "a.zip",
+        [
+            zipfile.ZipInfo(f"{CLIENT_A}/"),
+            (f"{CLIENT_A}/r.json", b"{}"),
+            zip_symlink(f"{CLIENT_A}/link.json", "r.json"),
+            (f"__MACOSX/{CLIENT_A}/._r.json", b"fork"),
+            (f"{CLIENT_A}/.DS_Store", b"x"),
+            (f"{CLIENT_A}/Thumbs.db", b"x"),
+            (f"{CLIENT_A}/~$report.json", b"x"),
+            (f".git/{CLIENT_A}/config.json", b"x"),
+            (f"{CLIENT_A}/._r.json", b"fork"),
+        ],
+    )
+
+    walked = walk(archive)
+
+    assert walked.kinds == ["Receipt"] + ["Skipped"] * 7
+    reasons = [item.reason for item in walked.skipped]
+    assert reasons[0] == "symbolic link"
+    assert "__MACOSX" in reasons[1]
+    assert ".DS_Store" in reasons[2]
+    assert "Thumbs.db" in reasons[3]
+    assert "lock file" in reasons[4]
+    assert ".git" in reasons[5]
+    assert "AppleDouble" in reasons[6]
+
+
+def test_bad_crc_fails_only_that_member(tmp_path: Path) -> None:
+    """A flipped byte makes read() fail with a CRC reason; the others read fine."""
+    bad, good = f"{CLIENT_A}/bad.json", f"{CLIENT_A}/good.json"
+    archive = write_zip(
+        tmp_path / "a.zip",
+        [(bad, b"0123456789"), (good, b"ok")],
+        compression=zipfile.ZIP_STORED,
+    )
+    flip_byte(archive, zip_data_offset(archive, bad) + 3)
+
+    walked = walk(archive)
+
+    assert walked.kinds == ["Receipt", "Receipt"]
+    assert walked.unreadable == {
+        f"{archive}:{bad}": "bad CRC-32: the member's bytes are corrupt"
+    }
+    assert walked.contents == {f"{archive}:{good}": b"ok"}
+
+
+def test_corrupt_deflate_stream_is_unreadable(tmp_path: Path) -> None:
+    """Garbage in compressed data is reported as corrupt, not raised raw."""
+    archive = write_zip(tmp_path / "a.zip", [(f"{CLIENT_A}/r.json", b"a" * 5000)])
+    offset = zip_data_offset(archive, f"{CLIENT_A}/r.json")
+    for at in range(offset, offset + 8):
+        flip_byte(archive, at)
+
+    walked = walk(archive)
+
+    (reason,) = walked.unreadable.values()
+    assert "corrupt" in reason
+
+
+def test_member_bigger_than_its_directory_entry_says(tmp_path: Path) -> None:
+    """A directory that understates a size cannot smuggle extra bytes through."""
+    archive = write_zip(
+        tmp_path / "a.zip",
+        [(f"{CLIENT_A}/r.json", b"x" * 100)],
+        compression=zipfile.ZIP_STORED,
+    )
+    set_zip_size(archive, f"{CLIENT_A}/r.json", 10)
+
+    walked = walk(archive)
+
+    assert [r.size for r in walked.receipts] == [10]
+    (reason,) = walked.unreadable.values()
+    assert "100 bytes unpacked where the archive says 10" in reason
+
+
+def test_encrypted_unsupported_empty_and_oversized_members(tmp_path: Path) -> None:
+    """Each of these fails its own member, with its client, and nothing else."""
+    archive = write_zip(
+        tmp_path / "a.zip",
+        [
+            (f"{CLIENT_A}/secret.json", b"{}"),
+            (f"{CLIENT_A}/deflate64.json", b"{}"),
+            (f"{CLIENT_A}/empty.json", b""),
+            (f"{CLIENT_A}/huge.json", b"x" * 101),
+            (f"{CLIENT_A}/fine.json", b"x" * 100),
+        ],
+    )
+    set_zip_flag(archive, f"{CLIENT_A}/secret.json", 0x1)
+    set_zip_method(archive, f"{CLIENT_A}/deflate64.json", 9)
+
+    walked = walk(archive, max_size=100)
+
+    assert {u.name: (u.reason, u.client_id) for u in walked.unusable} == {
+        "secret.json": ("encrypted (password-protected) member", CLIENT_A),
+        "deflate64.json": (
+            "compression method 9 (Deflate64) is not supported",
+            CLIENT_A,
+        ),
+        "empty.json": ("empty file (0 bytes)", CLIENT_A),
+        "huge.json": ("101 bytes, over the size limit of 100 bytes", CLIENT_A),
+    }
+    assert list(walked.contents.values()) == [b"x" * 100]
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda path: truncate(path, -10), "truncated"),
+        (lambda path: truncate(path, 0), "empty file"),
+        (lambda path: path.write_bytes(b"not a zip at all" * 10), "not a zip"),
+    ],
+    ids=["truncated", "empty", "not-a-zip"],
+)
+def test_unreadable_archive_is_one_unusable_and_the_run_goes_on(
+    tmp_path: Path, damage: Callable[[Path], None], reason: str
+) -> None:
+    """A damaged archive yields exactly one Unusable; the next source still works."""
+    broken = write_zip(tmp_path / "broken.zip", [(f"{CLIENT_A}/r.json", b"{}")])
+    damage(broken)
+    fine = write_zip(tmp_path / "fine.zip", [(f"{CLIENT_B}/r.json", b"{}")])
+
+    walked = walk(broken, fine)
+
+    assert walked.kinds == ["Unusable", "Receipt"]
+    (unusable,) = walked.unusable
+    assert unusable.origin == str(broken)
+    assert reason in unusable.reason
+    assert [r.client_id for r in walked.receipts] == [CLIENT_B]
+
+
+def test_corrupt_central_directory_keeps_the_entries_before_it(tmp_path: Path) -> None:
+    """Entries before a broken directory record come out, then one Unusable."""
+    archive = write_zip(
+        tmp_path / "a.zip",
+        [(f"{CLIENT_A}/{n}.json", b"{}") for n in range(3)],
+    )
+    data = archive.read_bytes()
+    second = data.index(b"PK\x01\x02", data.index(b"PK\x01\x02") + 4)
+    flip_byte(archive, second)
+
+    walked = walk(archive)
+
+    assert walked.kinds == ["Receipt", "Unusable"]
+    assert "corrupt central directory at entry 2" in walked.unusable[0].reason
+
+
+def test_odd_member_names_stay_sane_text(tmp_path: Path) -> None:
+    """Dot-dot, absolute, backslash, cp437 and unflagged UTF-8 names are handled."""
+    archive = write_zip(
+        tmp_path / "a.zip",
+        [
+            (f"../../{CLIENT_A}/escape.json", b"1"),
+            (f"/{CLIENT_A}/absolute.json", b"2"),
+            (f"win\\{CLIENT_B}\\back.json", b"3"),
+            (f"{CLIENT_A}/r-XX.json", b"4"),
+            (f"{CLIENT_A}/r-YYY.json", b"5"),
+        ],
+    )
+    # Raw names as DOS tools (cp437) and unflagged UTF-8 writers store them.
+    patch_bytes(archive, b"r-XX.json", b"r-\x84\x94.json")
+    patch_bytes(archive, b"r-YYY.json", b"r-\xc3\xa4Y.json")
+
+    walked = walk(archive)
+
+    assert [(r.name, r.client_id) for r in walked.receipts] == [
+        ("escape.json", CLIENT_A),
+        ("absolute.json", CLIENT_A),
+        ("back.json", CLIENT_B),
+        ("r-äö.json", CLIENT_A),
+        ("r-äY.json", CLIENT_A),
+    ]
+    assert list(walked.contents.values()) == [b"1", b"2", b"3", b"4", b"5"]
+    assert not (tmp_path.parent / CLIENT_A).exists()
+
+
+def test_archives_inside_archives_are_reported_not_sent(tmp_path: Path) -> None:
+    """A nested archive is Unusable with advice; it is never uploaded as a file."""
+    inner = write_zip(tmp_path / "inner.zip", [(f"{CLIENT_A}/r.json", b"{}")])
+    archive = write_zip(
+        tmp_path / "outer.zip",
+        [(f"{CLIENT_A}/inner.zip", inner.read_bytes()), (f"{CLIENT_A}/x.tgz", b"1")],
+    )
+
+    walked = walk(archive)
+
+    assert walked.kinds == ["Unusable", "Unusable"]
+    for item in walked.unusable:
+        assert "archive inside an archive" in item.reason
+        assert item.client_id == CLIENT_A
+
+
+def test_read_after_the_source_moved_on_says_so(tmp_path: Path) -> None:
+    """Bytes must be read before advancing; a late read() explains the rule."""
+    archive = write_zip(tmp_path / "a.zip", [(f"{CLIENT_A}/r.json", b"{}")])
+
+    (receipt,) = list(ReceiptSource([archive], SourceOptions(license_id="L")))
+
+    assert isinstance(receipt, Receipt)
+    with pytest.raises(UnreadableReceipt, match="already closed"):
+        receipt.read()
+
+
+def test_zip64_with_many_entries(tmp_path: Path) -> None:
+    """More than 65,535 entries (a Zip64 directory) are all found, in order."""
+    count = 70_000
+    archive = tmp_path / "many.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as writer:
+        for number in range(count):
+            writer.writestr(f"{CLIENT_A}/{number}.json", b"{}")
+
+    walked = walk(archive)
+
+    assert len(walked.contents) == count
+    assert set(walked.contents.values()) == {b"{}"}
+    assert walked.receipts[-1].name == f"{count - 1}.json"
+
+
+def test_data_before_the_archive_is_tolerated(tmp_path: Path) -> None:
+    """A self-extractor stub before the zip does not shift member offsets."""
+    archive = write_zip(tmp_path / "a.zip", [(f"{CLIENT_A}/r.json", b"{}")])
+    archive.write_bytes(b"MZ" + b"\0" * 1000 + archive.read_bytes())
+
+    assert list(walk(archive).contents.values()) == [b"{}"]
+
+
+def test_archive_named_by_a_guid_gives_its_client(tmp_path: Path) -> None:
+    """A GUID as the archive's own name is the client for members without one."""
+    archive = write_zip(
+        tmp_path / f"{CLIENT_A}.zip",
+        [("flat.json", b"{}"), (f"{CLIENT_B}/deep.json", b"{}")],
+    )
+
+    walked = walk(archive)
+
+    assert [(r.name, r.client_id) for r in walked.receipts] == [
+        ("flat.json", CLIENT_A),
+        ("deep.json", CLIENT_B),
+    ]
