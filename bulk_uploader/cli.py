@@ -8,6 +8,7 @@ a message for a person.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -62,10 +63,15 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    common = _Parser(add_help=False)
     common.add_argument(
-        "-v", "--verbose", action="count", default=0,
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
         help="log more (-v: each retry and licence call, -vv: debug)",
     )
     common.add_argument(
@@ -75,29 +81,46 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     upload = commands.add_parser(
-        "upload", parents=[common], help="upload the receipts of folders and archives",
+        "upload",
+        parents=[common],
+        help="upload the receipts of folders and archives",
         description="Upload every receipt of the SOURCEs, skipping what the journal "
         "says is already in the cloud.",
-        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_upload_arguments(upload)
 
     demo = commands.add_parser(
-        "demo", parents=[common],
+        "demo",
+        parents=[common],
         help="run a whole upload against the built-in simulator",
         description="Start the simulator on a free loopback port, write sample "
         "receipts, upload them twice (the second run sends nothing) and check "
         "what the simulator received.",
     )
-    demo.add_argument("--receipts", type=int, default=600, metavar="N",
-                      help="how many sample receipts to write (default 600)")
-    demo.add_argument("--clients", type=int, default=8, metavar="N",
-                      help="how many POS clients (default 8)")
-    demo.add_argument("--dir", metavar="DIR",
-                      help="write the samples and state here and keep them")
+    demo.add_argument(
+        "--receipts",
+        type=int,
+        default=600,
+        metavar="N",
+        help="how many sample receipts to write (default 600)",
+    )
+    demo.add_argument(
+        "--clients",
+        type=int,
+        default=8,
+        metavar="N",
+        help="how many POS clients (default 8)",
+    )
+    demo.add_argument(
+        "--dir", metavar="DIR", help="write the samples and state here and keep them"
+    )
 
     simulate = commands.add_parser(
-        "simulate", parents=[common], help="run the RetailForce cloud simulator",
+        "simulate",
+        parents=[common],
+        help="run the RetailForce cloud simulator",
         description="Serve the RetailForce API and functions paths locally, "
         "with fault injection, until Ctrl-C.",
     )
@@ -109,9 +132,14 @@ def _build_parser() -> argparse.ArgumentParser:
         ("status", "totals per outcome and per client from the journal"),
         ("tokens", "each client's licence-token expiry (never the token)"),
     ):
-        command = commands.add_parser(name, parents=[common], help=text, description=text)
-        command.add_argument("--state", metavar="FILE",
-                             help=f"the journal (default {default_state_path()})")
+        command = commands.add_parser(
+            name, parents=[common], help=text, description=text
+        )
+        command.add_argument(
+            "--state",
+            metavar="FILE",
+            help=f"the journal (default {default_state_path()})",
+        )
     return parser
 
 
@@ -128,7 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from bulk_uploader.demo import run_demo
 
-            return anyio.run(run_demo, args.receipts, args.clients, args.dir, args.quiet)
+            return anyio.run(
+                run_demo, args.receipts, args.clients, args.dir, args.quiet
+            )
         if args.command == "simulate":
             return _simulate(args)
         if args.command == "status":
@@ -171,22 +201,24 @@ def _simulate(args: argparse.Namespace) -> int:
         print(f"Accepted credentials: {credentials} (secrets as configured).")
         sys.stdout.flush()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         anyio.run(lambda: serve(config, args.host, args.port, ready=ready))
-    except KeyboardInterrupt:
-        pass
     return EXIT_OK
 
 
 def _open_journal(args: argparse.Namespace) -> Journal:
-    return Journal(Path(args.state) if args.state else default_state_path(), read_only=True)
+    return Journal(
+        Path(args.state) if args.state else default_state_path(), read_only=True
+    )
 
 
 def _status(args: argparse.Namespace) -> int:
     with _open_journal(args) as journal:
         totals = journal.totals_per_client()
         runs = journal.last_runs()
-    print(f"{'uniqueClientId':<38} {'uploaded':>10} {'failed':>8} {'deferred':>9}  bytes")
+    print(
+        f"{'uniqueClientId':<38} {'uploaded':>10} {'failed':>8} {'deferred':>9}  bytes"
+    )
     for row in totals:
         print(
             f"{row.client_id:<38} {row.uploaded:>10,} {row.failed:>8,} "

@@ -153,55 +153,140 @@ class Option:
 
 
 UPLOAD_OPTIONS: tuple[Option, ...] = (
-    Option("--api-url", "base URL of the API host (logon, licence tokens)",
-           default=DEFAULT_API_URL, env=ENV_API_URL, metavar="URL"),
-    Option("--functions-url", "base URL of the functions host (receipt uploads)",
-           default=DEFAULT_FUNCTIONS_URL, env=ENV_FUNCTIONS_URL, metavar="URL"),
-    Option("--api-key", f"distributor API key (better: ${ENV_API_KEY})",
-           env=ENV_API_KEY, metavar="KEY"),
-    Option("--api-secret-file", "read the API secret from the first line of FILE",
-           metavar="FILE"),
-    Option("--api-secret", f"API secret; visible in process lists, prefer "
-           f"${ENV_API_SECRET} or --api-secret-file", env=ENV_API_SECRET,
-           metavar="SECRET"),
-    Option("--concurrency", f"uploads in flight at once (default "
-           f"{DEFAULT_CONCURRENCY})", _positive_int, DEFAULT_CONCURRENCY,
-           metavar="N"),
-    Option("--rate", "ceiling on upload requests per second (default: none, "
-           "slow down on 429 only)", _positive_float, metavar="PER_SECOND"),
-    Option("--licence-rate", "ceiling on licence-token requests per second",
-           _positive_float, metavar="PER_SECOND"),
-    Option("--state", "the journal (SQLite) of what was sent and the licence "
-           f"tokens (default {default_state_path()})", metavar="FILE"),
-    Option("--clients", "CSV or TOML file mapping uniqueClientId to "
-           "accessLicenseId", metavar="FILE"),
-    Option("--license-id", "accessLicenseId for clients not named elsewhere",
-           metavar="ID"),
-    Option("--client-id-from", "where each receipt's uniqueClientId comes from "
-           "(default auto: layout, then manifest, then content)",
-           _choice("auto", "layout", "manifest", "content"), "auto",
-           argparse={"choices": ("auto", "layout", "manifest", "content")}),
-    Option("--manifest", "CSV mapping files to uniqueClientId "
-           "(and accessLicenseId)", metavar="FILE"),
-    Option("--include", "send only files matching GLOB (repeatable)", _globs, (),
-           metavar="GLOB", argparse={"action": "append"}),
-    Option("--exclude", "skip files matching GLOB (repeatable)", _globs, (),
-           metavar="GLOB", argparse={"action": "append"}),
-    Option("--max-size", "largest receipt to send, e.g. 10MB (default "
-           f"{DEFAULT_MAX_SIZE // 1024 // 1024}MB)", parse_size, DEFAULT_MAX_SIZE,
-           metavar="SIZE"),
+    Option(
+        "--api-url",
+        "base URL of the API host (logon, licence tokens)",
+        default=DEFAULT_API_URL,
+        env=ENV_API_URL,
+        metavar="URL",
+    ),
+    Option(
+        "--functions-url",
+        "base URL of the functions host (receipt uploads)",
+        default=DEFAULT_FUNCTIONS_URL,
+        env=ENV_FUNCTIONS_URL,
+        metavar="URL",
+    ),
+    Option(
+        "--api-key",
+        f"distributor API key (better: ${ENV_API_KEY})",
+        env=ENV_API_KEY,
+        metavar="KEY",
+    ),
+    Option(
+        "--api-secret-file",
+        "read the API secret from the first line of FILE",
+        metavar="FILE",
+    ),
+    Option(
+        "--api-secret",
+        f"API secret; visible in process lists, prefer "
+        f"${ENV_API_SECRET} or --api-secret-file",
+        env=ENV_API_SECRET,
+        metavar="SECRET",
+    ),
+    Option(
+        "--concurrency",
+        f"uploads in flight at once (default {DEFAULT_CONCURRENCY})",
+        _positive_int,
+        DEFAULT_CONCURRENCY,
+        metavar="N",
+    ),
+    Option(
+        "--rate",
+        "ceiling on upload requests per second (default: none, slow down on 429 only)",
+        _positive_float,
+        metavar="PER_SECOND",
+    ),
+    Option(
+        "--licence-rate",
+        "ceiling on licence-token requests per second",
+        _positive_float,
+        metavar="PER_SECOND",
+    ),
+    Option(
+        "--state",
+        "the journal (SQLite) of what was sent and the licence "
+        f"tokens (default {default_state_path()})",
+        metavar="FILE",
+    ),
+    Option(
+        "--clients",
+        "CSV or TOML file mapping uniqueClientId to accessLicenseId",
+        metavar="FILE",
+    ),
+    Option(
+        "--license-id", "accessLicenseId for clients not named elsewhere", metavar="ID"
+    ),
+    Option(
+        "--client-id-from",
+        "where each receipt's uniqueClientId comes from "
+        "(default auto: layout, then manifest, then content)",
+        _choice("auto", "layout", "manifest", "content"),
+        "auto",
+        argparse={"choices": ("auto", "layout", "manifest", "content")},
+    ),
+    Option(
+        "--manifest",
+        "CSV mapping files to uniqueClientId (and accessLicenseId)",
+        metavar="FILE",
+    ),
+    Option(
+        "--include",
+        "send only files matching GLOB (repeatable)",
+        _globs,
+        (),
+        metavar="GLOB",
+        argparse={"action": "append"},
+    ),
+    Option(
+        "--exclude",
+        "skip files matching GLOB (repeatable)",
+        _globs,
+        (),
+        metavar="GLOB",
+        argparse={"action": "append"},
+    ),
+    Option(
+        "--max-size",
+        "largest receipt to send, e.g. 10MB (default "
+        f"{DEFAULT_MAX_SIZE // 1024 // 1024}MB)",
+        parse_size,
+        DEFAULT_MAX_SIZE,
+        metavar="SIZE",
+    ),
     Option("--report", "write the summary as JSON to FILE", metavar="FILE"),
-    Option("--failures", "write one JSON line per receipt that did not arrive",
-           metavar="FILE"),
-    Option("--max-duration", "stop cleanly after this long, e.g. 6h "
-           "(the next run continues)", parse_duration, metavar="DURATION"),
-    Option("--shard", "this worker's share of the clients, I/N (e.g. 0/4)",
-           _shard, metavar="I/N"),
-    Option("--progress", "progress display (default auto: a bar on a terminal, "
-           "lines otherwise)", _choice("auto", "bar", "lines", "none"), "auto",
-           argparse={"choices": ("auto", "bar", "lines", "none")}),
-    Option("--progress-interval", "seconds between status lines (default 10)",
-           _positive_float, 10.0, metavar="SECONDS"),
+    Option(
+        "--failures",
+        "write one JSON line per receipt that did not arrive",
+        metavar="FILE",
+    ),
+    Option(
+        "--max-duration",
+        "stop cleanly after this long, e.g. 6h (the next run continues)",
+        parse_duration,
+        metavar="DURATION",
+    ),
+    Option(
+        "--shard",
+        "this worker's share of the clients, I/N (e.g. 0/4)",
+        _shard,
+        metavar="I/N",
+    ),
+    Option(
+        "--progress",
+        "progress display (default auto: a bar on a terminal, lines otherwise)",
+        _choice("auto", "bar", "lines", "none"),
+        "auto",
+        argparse={"choices": ("auto", "bar", "lines", "none")},
+    ),
+    Option(
+        "--progress-interval",
+        "seconds between status lines (default 10)",
+        _positive_float,
+        10.0,
+        metavar="SECONDS",
+    ),
 )
 
 _BY_KEY = {option.key: option for option in UPLOAD_OPTIONS}
@@ -211,24 +296,37 @@ _FILE_ONLY_KEYS = {"sources"}
 def add_upload_arguments(parser: argparse.ArgumentParser) -> None:
     """Every option of ``upload``; unset flags stay out of the namespace."""
     parser.add_argument(
-        "sources", nargs="*", metavar="SOURCE",
+        "sources",
+        nargs="*",
+        metavar="SOURCE",
         help="folders, .zip, .tar, .tar.gz, .tgz, .tar.bz2, .tar.xz",
     )
     parser.add_argument(
-        "--config", metavar="FILE", default=argparse.SUPPRESS,
+        "--config",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
         help="TOML file with any of these options (keys as flags, _ for -)",
     )
     for option in UPLOAD_OPTIONS:
         parser.add_argument(
-            option.flag, dest=option.key, metavar=option.metavar,
-            help=option.help, default=argparse.SUPPRESS, **option.argparse,
+            option.flag,
+            dest=option.key,
+            metavar=option.metavar,
+            help=option.help,
+            default=argparse.SUPPRESS,
+            **option.argparse,
         )
     parser.add_argument(
-        "--dry-run", action="store_true", default=argparse.SUPPRESS,
+        "--dry-run",
+        action="store_true",
+        default=argparse.SUPPRESS,
         help="read everything, send nothing, print the plan",
     )
     parser.add_argument(
-        "--retry-failed", nargs="?", const=True, metavar="FILE",
+        "--retry-failed",
+        nargs="?",
+        const=True,
+        metavar="FILE",
         default=argparse.SUPPRESS,
         help="send permanent failures again: all of them, or those in a "
         "--failures FILE",
@@ -274,7 +372,9 @@ def _read_config_file(path: Path, warn: Callable[[str], None]) -> dict[str, Any]
     except FileNotFoundError:
         raise ConfigError(f"The config file {path} does not exist.") from None
     except OSError as exc:
-        raise ConfigError(f"Cannot read the config file {path}: {exc.strerror}.") from exc
+        raise ConfigError(
+            f"Cannot read the config file {path}: {exc.strerror}."
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"The config file {path} is not valid TOML: {exc}.") from exc
 
@@ -311,7 +411,9 @@ def _convert(raw: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _build(values: dict[str, Any], raw: dict[str, Any], *, dry_run: bool) -> UploadSettings:
+def _build(
+    values: dict[str, Any], raw: dict[str, Any], *, dry_run: bool
+) -> UploadSettings:
     sources = tuple(str(s) for s in raw.get("sources") or ())
     if not sources:
         raise ConfigError(

@@ -76,7 +76,10 @@ async def _demo(root: Path, receipts: int, clients: int, quiet: bool) -> int:
             received == samples.receipts
             and all(stats.receipts.get(c) == n for c, n in samples.per_client.items()),
         ),
-        (f"no receipt arrived twice: {stats.duplicates} duplicates", stats.duplicates == 0),
+        (
+            f"no receipt arrived twice: {stats.duplicates} duplicates",
+            stats.duplicates == 0,
+        ),
         (
             f"one licence call per client: {sum(stats.licence_calls.values())} calls "
             f"for {len(samples.clients)} clients",

@@ -175,7 +175,8 @@ class Journal:
             self._take_lock()
 
         try:
-            uri = f"{self.path.resolve().as_uri()}?mode={'ro' if self._read_only else 'rwc'}"
+            mode = "ro" if self._read_only else "rwc"
+            uri = f"{self.path.resolve().as_uri()}?mode={mode}"
             self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
             if not self._read_only:
                 self._db.execute("PRAGMA journal_mode=WAL")
@@ -369,13 +370,11 @@ class Journal:
 
     def failures(self, *, permanent_only: bool = False) -> list[Outcome]:
         """Receipts whose last upload failed or was deferred."""
-        where = "status != 'uploaded'"
-        if permanent_only:
-            where = "status = 'failed' AND permanent = 1"
         rows = self._conn.execute(
             "SELECT client_id, name, sha256, size, origin, status, permanent, "
-            f"http_status, reason FROM receipts WHERE {where} "  # noqa: S608
-            "ORDER BY client_id, name"
+            "http_status, reason FROM receipts WHERE status != 'uploaded' "
+            "AND (permanent = 1 OR NOT ?) ORDER BY client_id, name",
+            (permanent_only,),
         ).fetchall()
         return [
             Outcome(

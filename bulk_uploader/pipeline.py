@@ -246,7 +246,9 @@ class _Run:
             throttled=stats.throttled,
             licence_blocked_until=stats.blocked_until,
             elapsed=time.monotonic() - started,
-            failures_file=str(self._settings.failures) if self._settings.failures else None,
+            failures_file=str(self._settings.failures)
+            if self._settings.failures
+            else None,
         )
 
     # -- stopping ------------------------------------------------------------

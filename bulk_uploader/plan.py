@@ -54,7 +54,9 @@ async def plan_upload(
         counters.count_reason("listed in the manifest but not found in any source")
     plan = _plan_dict(settings, counters, clients, licences)
     progress.update(counters, force=True)
-    return RunSummary.from_counters(counters, outcome="planned", dry_run=True, plan=plan)
+    return RunSummary.from_counters(
+        counters, outcome="planned", dry_run=True, plan=plan
+    )
 
 
 async def _walk(

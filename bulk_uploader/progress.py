@@ -102,7 +102,9 @@ class BarProgress:
                 self._moved.append((handler, replacement))
 
     def update(self, counters: RunCounters, *, force: bool = False) -> None:
-        done = counters.uploaded + counters.failed + counters.skipped + counters.deferred
+        done = (
+            counters.uploaded + counters.failed + counters.skipped + counters.deferred
+        )
         self._bar.update(done - self._done)
         self._done = done
         self._bar.set_postfix_str(_counts(counters), refresh=force)

@@ -240,7 +240,11 @@ def read_failure_keys(path: str | os.PathLike[str]) -> set[tuple[str, str, str]]
                     entry = json.loads(line)
                     if entry.get("client_id") and entry.get("name"):
                         keys.add(
-                            (entry["client_id"], entry["name"], entry.get("sha256") or "")
+                            (
+                                entry["client_id"],
+                                entry["name"],
+                                entry.get("sha256") or "",
+                            )
                         )
                 except (json.JSONDecodeError, AttributeError) as exc:
                     raise ConfigError(

@@ -74,8 +74,12 @@ def receipt_json(client_id: str, number: int, rng: random.Random) -> bytes:
         "user": {"id": "1", "caption": "Kasse 1"},
         "positions": positions,
         "payments": [
-            {"paymentType": 0, "caption": "Bar", "amount": round(total, 2),
-             "currencyIsoCode": "EUR"}
+            {
+                "paymentType": 0,
+                "caption": "Bar",
+                "amount": round(total, 2),
+                "currencyIsoCode": "EUR",
+            }
         ],
         "currency": "EUR",
     }
@@ -166,7 +170,9 @@ def write_sample_set(
     clients_file = root / "clients.csv"
     clients_file.write_text(
         "uniqueClientId,accessLicenseId\n"
-        + "".join(f"{cid},{uuid.UUID(int=rng.getrandbits(128))}\n" for cid in client_ids),
+        + "".join(
+            f"{cid},{uuid.UUID(int=rng.getrandbits(128))}\n" for cid in client_ids
+        ),
         encoding="utf-8",
     )
     return SampleSet(

@@ -19,9 +19,7 @@ SECRET = "demo-secret"
 
 def cli_env(**extra: str) -> dict[str, str]:
     """The environment of a CLI run: demo credentials, no terminal."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("RETAILFORCE_")
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETAILFORCE_")}
     env.update(RETAILFORCE_API_KEY=KEY, RETAILFORCE_API_SECRET=SECRET)
     env.update(extra)
     return env
@@ -54,12 +52,18 @@ def upload_args(url: str, samples: SampleSet, state: Path, *more: str) -> list[s
     return [
         "upload",
         *(str(source) for source in samples.sources),
-        "--api-url", url,
-        "--functions-url", url,
-        "--clients", str(samples.clients_file),
-        "--state", str(state),
-        "--licence-rate", "200",
-        "--progress", "lines",
+        "--api-url",
+        url,
+        "--functions-url",
+        url,
+        "--clients",
+        str(samples.clients_file),
+        "--state",
+        str(state),
+        "--licence-rate",
+        "200",
+        "--progress",
+        "lines",
         *more,
     ]
 

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import SECRET, cli_command, cli_env, run_cli, upload_args
 
 from bulk_uploader.samples import SampleSet, write_sample_set
 from bulk_uploader.simulator import SimulatorConfig, SimulatorThread
-from helpers import SECRET, cli_command, cli_env, run_cli, upload_args
 
 
 def wait_for_receipts(sim: SimulatorThread, count: int, timeout: float = 60) -> None:
@@ -25,7 +25,10 @@ def wait_for_receipts(sim: SimulatorThread, count: int, timeout: float = 60) -> 
 
 @pytest.mark.slow
 def test_twenty_thousand_receipts_arrive_exactly_once(tmp_path: Path) -> None:
-    """20,000 receipts, 200 clients, 5% faults: all once, 200 licence calls; rerun idle."""
+    """20,000 receipts, 200 clients, 5% faults: once each, 200 licence calls.
+
+    A rerun over the same sources uploads nothing and asks for no licence.
+    """
     samples = write_sample_set(tmp_path / "samples", receipts=20_000, clients=200)
     state = tmp_path / "state.sqlite"
     report = tmp_path / "report.json"
@@ -33,8 +36,9 @@ def test_twenty_thousand_receipts_arrive_exactly_once(tmp_path: Path) -> None:
     config = SimulatorConfig(fault_rate=0.05, seed=5, licence_limit=1000)
     with SimulatorThread(config) as sim:
         first = run_cli(
-            upload_args(sim.url, samples, state, "--concurrency", "32",
-                        "--report", str(report))
+            upload_args(
+                sim.url, samples, state, "--concurrency", "32", "--report", str(report)
+            )
         )
         after_first = sim.stats()
         second = run_cli(upload_args(sim.url, samples, state))
@@ -52,7 +56,9 @@ def test_twenty_thousand_receipts_arrive_exactly_once(tmp_path: Path) -> None:
     assert "already uploaded 20,000" in second.stdout
 
 
-def _start(sim: SimulatorThread, samples: SampleSet, state: Path, *more: str) -> subprocess.Popen[str]:
+def _start(
+    sim: SimulatorThread, samples: SampleSet, state: Path, *more: str
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         cli_command(*upload_args(sim.url, samples, state, *more)),
         env=cli_env(),
@@ -70,8 +76,9 @@ def test_kill_9_then_rerun_loses_nothing(tmp_path: Path) -> None:
     state = tmp_path / "state.sqlite"
     concurrency, rate = 8, 300
     with SimulatorThread(SimulatorConfig(latency=0.005)) as sim:
-        process = _start(sim, samples, state, "--concurrency", str(concurrency),
-                         "--rate", str(rate))
+        process = _start(
+            sim, samples, state, "--concurrency", str(concurrency), "--rate", str(rate)
+        )
         wait_for_receipts(sim, 800)
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=30)
@@ -114,7 +121,11 @@ def test_ctrl_c_finishes_in_flight_work_and_exits_130(tmp_path: Path) -> None:
     assert stats.receipts == samples.per_client
     assert stats.duplicates == 0, "a graceful stop records everything that arrived"
 
-    runs = sqlite3.connect(state).execute("SELECT outcome FROM runs ORDER BY id").fetchall()
+    runs = (
+        sqlite3.connect(state)
+        .execute("SELECT outcome FROM runs ORDER BY id")
+        .fetchall()
+    )
     assert runs == [("interrupted",), ("completed",)]
 
 
@@ -129,7 +140,8 @@ def test_dry_run_makes_no_request(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert sum(sum(s.values()) for s in stats.calls.values()) == 0
     assert "Dry run: nothing was sent." in result.stdout
-    assert "would upload" in result.stdout and "100" in result.stdout
+    assert "would upload" in result.stdout
+    assert "100" in result.stdout
     assert "4 to fetch" in result.stdout
 
 
@@ -138,14 +150,23 @@ def test_progress_lines_without_a_terminal(tmp_path: Path) -> None:
     samples = write_sample_set(tmp_path / "samples", receipts=300, clients=3)
     with SimulatorThread(SimulatorConfig(latency=0.02)) as sim:
         result = run_cli(
-            upload_args(sim.url, samples, tmp_path / "state.sqlite",
-                        "--concurrency", "4", "--progress", "auto",
-                        "--progress-interval", "0.3")
+            upload_args(
+                sim.url,
+                samples,
+                tmp_path / "state.sqlite",
+                "--concurrency",
+                "4",
+                "--progress",
+                "auto",
+                "--progress-interval",
+                "0.3",
+            )
         )
     assert result.returncode == 0, result.stderr
     status_lines = [line for line in result.stderr.splitlines() if "uploaded" in line]
     assert len(status_lines) >= 2
-    assert "\r" not in result.stderr and "\x1b[" not in result.stderr
+    assert "\r" not in result.stderr
+    assert "\x1b[" not in result.stderr
 
 
 def test_no_secret_or_token_in_any_output(tmp_path: Path) -> None:
@@ -158,11 +179,23 @@ def test_no_secret_or_token_in_any_output(tmp_path: Path) -> None:
     config = SimulatorConfig(fault_rate=0.2, max_body_size=1500, seed=9)
     with SimulatorThread(config) as sim:
         result = run_cli(
-            upload_args(sim.url, samples, state, "-vv", "--log-file", str(log_file),
-                        "--report", str(report), "--failures", str(failures))
+            upload_args(
+                sim.url,
+                samples,
+                state,
+                "-vv",
+                "--log-file",
+                str(log_file),
+                "--report",
+                str(report),
+                "--failures",
+                str(failures),
+            )
         )
-    tokens = [row[0] for row in sqlite3.connect(state).execute(
-        "SELECT token FROM licence_tokens")]
+    tokens = [
+        row[0]
+        for row in sqlite3.connect(state).execute("SELECT token FROM licence_tokens")
+    ]
     assert len(tokens) == 3
     texts = {
         "stdout": result.stdout,

@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import SECRET, cli_env, run_cli, upload_args
 
 from bulk_uploader import __version__
 from bulk_uploader.journal import Journal
 from bulk_uploader.samples import SampleSet, write_sample_set
 from bulk_uploader.simulator import SimulatorThread
-from helpers import SECRET, cli_env, run_cli, upload_args
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +25,16 @@ def sim() -> SimulatorThread:
         yield simulator  # type: ignore[misc]
 
 
-def upload(sim: SimulatorThread, samples: SampleSet, tmp_path: Path, *more: str,
-           env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    result = run_cli(upload_args(sim.url, samples, tmp_path / "state.sqlite", *more),
-                     env=env)
+def upload(
+    sim: SimulatorThread,
+    samples: SampleSet,
+    tmp_path: Path,
+    *more: str,
+    env: dict[str, str] | None = None,
+) -> tuple[int, str, str]:
+    result = run_cli(
+        upload_args(sim.url, samples, tmp_path / "state.sqlite", *more), env=env
+    )
     return result.returncode, result.stdout, result.stderr
 
 
@@ -39,10 +45,23 @@ def test_version_and_help() -> None:
     assert __version__ in version.stdout
     helped = run_cli(["upload", "--help"])
     assert helped.returncode == 0
-    for option in ("--concurrency", "--rate", "--state", "--clients", "--license-id",
-                   "--client-id-from", "--manifest", "--include", "--exclude",
-                   "--dry-run", "--report", "--failures", "--retry-failed",
-                   "--max-duration", "--config"):
+    for option in (
+        "--concurrency",
+        "--rate",
+        "--state",
+        "--clients",
+        "--license-id",
+        "--client-id-from",
+        "--manifest",
+        "--include",
+        "--exclude",
+        "--dry-run",
+        "--report",
+        "--failures",
+        "--retry-failed",
+        "--max-duration",
+        "--config",
+    ):
         assert option in helped.stdout
     assert "130" in helped.stdout
 
@@ -51,7 +70,8 @@ def test_unknown_command_or_option_is_a_usage_error() -> None:
     """A typo gets exit 2 and a pointer to --help, not a traceback."""
     result = run_cli(["uplaod"])
     assert result.returncode == 2
-    assert "invalid choice" in result.stderr and "--help" in result.stderr
+    assert "invalid choice" in result.stderr
+    assert "--help" in result.stderr
     result = run_cli(["upload", "x", "--concurrrency", "3"])
     assert result.returncode == 2
     assert "unrecognized arguments" in result.stderr
@@ -89,8 +109,12 @@ def test_source_that_does_not_exist(
     ],
 )
 def test_bad_option_values(
-    sim: SimulatorThread, samples: SampleSet, tmp_path: Path,
-    option: str, value: str, message: str,
+    sim: SimulatorThread,
+    samples: SampleSet,
+    tmp_path: Path,
+    option: str,
+    value: str,
+    message: str,
 ) -> None:
     """Each bad option value gets exit 2 and a message naming the option."""
     code, _, err = upload(sim, samples, tmp_path, option, value)
@@ -99,15 +123,20 @@ def test_bad_option_values(
     assert not (tmp_path / "state.sqlite").exists()
 
 
-def test_missing_credentials(sim: SimulatorThread, samples: SampleSet, tmp_path: Path) -> None:
+def test_missing_credentials(
+    sim: SimulatorThread, samples: SampleSet, tmp_path: Path
+) -> None:
     """No key or secret: exit 2, and the message says where to put them."""
     env = {k: v for k, v in cli_env().items() if k != "RETAILFORCE_API_SECRET"}
     code, _, err = upload(sim, samples, tmp_path, env=env)
     assert code == 2
-    assert "No API secret" in err and "RETAILFORCE_API_SECRET" in err
+    assert "No API secret" in err
+    assert "RETAILFORCE_API_SECRET" in err
 
 
-def test_wrong_credentials(sim: SimulatorThread, samples: SampleSet, tmp_path: Path) -> None:
+def test_wrong_credentials(
+    sim: SimulatorThread, samples: SampleSet, tmp_path: Path
+) -> None:
     """A refused secret: exit 3, the API host named, the secret never shown."""
     before = sim.stats().total("upload")
     env = cli_env(RETAILFORCE_API_SECRET="not-the-secret-4711")
@@ -134,17 +163,21 @@ def test_secret_file(sim: SimulatorThread, samples: SampleSet, tmp_path: Path) -
     env = {k: v for k, v in cli_env().items() if k != "RETAILFORCE_API_SECRET"}
     secret_file = tmp_path / "secret"
     secret_file.write_text("")
-    code, _, err = upload(sim, samples, tmp_path, "--api-secret-file", str(secret_file),
-                          env=env)
+    code, _, err = upload(
+        sim, samples, tmp_path, "--api-secret-file", str(secret_file), env=env
+    )
     assert code == 2
     assert "is empty" in err
     secret_file.write_text(SECRET + "\n")
-    code, _, err = upload(sim, samples, tmp_path, "--api-secret-file", str(secret_file),
-                          env=env)
+    code, _, err = upload(
+        sim, samples, tmp_path, "--api-secret-file", str(secret_file), env=env
+    )
     assert code == 0, err
 
 
-def test_config_file_problems(sim: SimulatorThread, samples: SampleSet, tmp_path: Path) -> None:
+def test_config_file_problems(
+    sim: SimulatorThread, samples: SampleSet, tmp_path: Path
+) -> None:
     """Missing file, bad TOML and unknown keys each get their own message."""
     config = tmp_path / "config.toml"
     code, _, err = upload(sim, samples, tmp_path, "--config", str(config))
@@ -157,7 +190,8 @@ def test_config_file_problems(sim: SimulatorThread, samples: SampleSet, tmp_path
     config.write_text("rat = 5\n")
     code, _, err = upload(sim, samples, tmp_path, "--config", str(config))
     assert code == 2
-    assert "unknown keys: rat" in err and "rate" in err
+    assert "unknown keys: rat" in err
+    assert "rate" in err
 
     config.write_text("concurrency = 0\n")
     code, _, err = upload(sim, samples, tmp_path, "--config", str(config))
@@ -193,13 +227,16 @@ def test_retry_failed_file_must_exist(
     sim: SimulatorThread, samples: SampleSet, tmp_path: Path
 ) -> None:
     """--retry-failed FILE with a wrong path is refused before anything is sent."""
-    code, _, err = upload(sim, samples, tmp_path, "--retry-failed",
-                          str(tmp_path / "failed.jsonl"))
+    code, _, err = upload(
+        sim, samples, tmp_path, "--retry-failed", str(tmp_path / "failed.jsonl")
+    )
     assert code == 2
     assert "--retry-failed: no file at" in err
 
 
-def test_state_file_in_use(sim: SimulatorThread, samples: SampleSet, tmp_path: Path) -> None:
+def test_state_file_in_use(
+    sim: SimulatorThread, samples: SampleSet, tmp_path: Path
+) -> None:
     """A second run on a state file in use refuses to start, exit 2."""
     with Journal(tmp_path / "state.sqlite"):
         code, _, err = upload(sim, samples, tmp_path)
@@ -233,7 +270,8 @@ def test_status_and_tokens_commands(
     status = run_cli(["status", "--state", str(state)])
     assert status.returncode == 0
     assert all(client in status.stdout for client in samples.clients)
-    assert "all 2 clients" in status.stdout and "20" in status.stdout
+    assert "all 2 clients" in status.stdout
+    assert "20" in status.stdout
 
     tokens = run_cli(["tokens", "--state", str(state)])
     assert tokens.returncode == 0

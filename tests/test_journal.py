@@ -24,7 +24,9 @@ def key(name: str, content: bytes = b"{}") -> ReceiptKey:
 
 
 def outcome(name: str, status: str = "uploaded", **extra: object) -> Outcome:
-    return Outcome(key=key(name), size=2, origin=f"folder/{name}", status=status, **extra)  # type: ignore[arg-type]
+    return Outcome(
+        key=key(name), size=2, origin=f"folder/{name}", status=status, **extra
+    )  # type: ignore[arg-type]
 
 
 def test_state_file_is_private_to_its_owner(tmp_path: Path) -> None:
@@ -42,18 +44,25 @@ def test_outcomes_survive_reopening(tmp_path: Path) -> None:
     with Journal(path) as journal:
         journal.start_run()
         journal.record(outcome("a.json"))
-        journal.record(outcome("b.json", "failed", permanent=True, http_status=413,
-                               reason="too large"))
+        journal.record(
+            outcome(
+                "b.json", "failed", permanent=True, http_status=413, reason="too large"
+            )
+        )
 
     with Journal(path) as journal:
         uploaded = journal.lookup(key("a.json"))
         failed = journal.lookup(key("b.json"))
         assert journal.lookup(key("a.json", b"other content")) is None
 
-    assert uploaded is not None and uploaded.status == "uploaded"
+    assert uploaded is not None
+    assert uploaded.status == "uploaded"
     assert failed is not None
     assert (failed.status, failed.permanent, failed.http_status, failed.reason) == (
-        "failed", True, 413, "too large"
+        "failed",
+        True,
+        413,
+        "too large",
     )
 
 
@@ -65,7 +74,8 @@ def test_a_later_failure_never_overwrites_an_upload(tmp_path: Path) -> None:
         journal.record(outcome("a.json", "failed", reason="503"))
         journal.commit()
         recorded = journal.lookup(key("a.json"))
-    assert recorded is not None and recorded.status == "uploaded"
+    assert recorded is not None
+    assert recorded.status == "uploaded"
 
 
 def test_records_are_batched_until_due(tmp_path: Path) -> None:
@@ -105,15 +115,20 @@ def test_lock_is_released_when_the_holder_is_killed(tmp_path: Path) -> None:
     """A run killed with -9 does not leave the state file locked."""
     path = tmp_path / "state.sqlite"
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time\n"
-         "from bulk_uploader.journal import Journal\n"
-         f"j = Journal({str(path)!r}); j.open(); print('ready', flush=True)\n"
-         "time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from bulk_uploader.journal import Journal\n"
+            f"j = Journal({str(path)!r}); j.open(); print('ready', flush=True)\n"
+            "time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
-        assert holder.stdout is not None and holder.stdout.readline() == "ready\n"
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "ready\n"
         with pytest.raises(JournalLocked):
             Journal(path).open()
     finally:
@@ -128,10 +143,20 @@ def test_lock_is_released_when_the_holder_is_killed(tmp_path: Path) -> None:
 def test_licence_tokens_round_trip(tmp_path: Path) -> None:
     """A stored licence token is what the next run loads; the newer one wins."""
     path = tmp_path / "state.sqlite"
-    old = StoredLicenceToken(client_id=CLIENT, license_id="L1", token="eyJ.old",
-                             expires_at=100.0, fetched_at=1.0)
-    new = StoredLicenceToken(client_id=CLIENT, license_id="L1", token="eyJ.new",
-                             expires_at=200.0, fetched_at=2.0)
+    old = StoredLicenceToken(
+        client_id=CLIENT,
+        license_id="L1",
+        token="eyJ.old",
+        expires_at=100.0,
+        fetched_at=1.0,
+    )
+    new = StoredLicenceToken(
+        client_id=CLIENT,
+        license_id="L1",
+        token="eyJ.new",
+        expires_at=200.0,
+        fetched_at=2.0,
+    )
     with Journal(path) as journal:
         journal.save_licence_token(old)
         journal.save_licence_token(new)

@@ -9,13 +9,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import settings_for
 
 from bulk_uploader.errors import AuthenticationError
 from bulk_uploader.pipeline import run_upload
 from bulk_uploader.samples import SampleSet, write_sample_set
 from bulk_uploader.settings import Shard
 from bulk_uploader.simulator import Simulator, SimulatorConfig
-from helpers import settings_for
 
 pytestmark = pytest.mark.anyio
 
@@ -58,9 +58,7 @@ async def test_moved_and_renamed_archives_are_not_sent_again(
         moved.mkdir()
         for source in samples.sources:
             source.rename(moved / f"renamed-{source.name}")
-        rerun = await run_upload(
-            dataclasses.replace(settings, sources=(str(moved),))
-        )
+        rerun = await run_upload(dataclasses.replace(settings, sources=(str(moved),)))
         stats = sim.stats()
     assert rerun.uploaded == 0
     assert rerun.skipped_done == samples.receipts
@@ -86,7 +84,9 @@ async def test_blocked_licence_endpoint_defers_clients_to_the_next_run(
     assert sum(licence_statuses.values()) == 4
     assert first.deferred > 0
     assert first.exit_code == 4
-    assert any("blocked" in reason for reason, _ in first.top_reasons) or first.failed == 0
+    assert (
+        any("blocked" in reason for reason, _ in first.top_reasons) or first.failed == 0
+    )
     assert sum(after_first.receipts.values()) == first.uploaded
 
     assert second.exit_code == 0
@@ -106,7 +106,9 @@ async def test_permanent_failures_wait_for_retry_failed(
     pdf_count = samples.receipts // 10
     async with Simulator(SimulatorConfig(max_body_size=1500)) as sim:
         settings = settings_for(
-            sim.url, samples, tmp_path / "state.sqlite",
+            sim.url,
+            samples,
+            tmp_path / "state.sqlite",
             failures=tmp_path / "failures.jsonl",
         )
         first = await run_upload(settings)
@@ -119,7 +121,7 @@ async def test_permanent_failures_wait_for_retry_failed(
 
     assert first.failed == pdf_count, "only the PDFs are larger than 1500 bytes"
     assert first.exit_code == 1
-    assert first.top_reasons and "413" in first.top_reasons[0][0] or any(
+    assert (first.top_reasons and "413" in first.top_reasons[0][0]) or any(
         "large" in reason.lower() for reason, _ in first.top_reasons
     )
     assert (plain_rerun.uploaded, plain_rerun.failed_before) == (0, pdf_count)
@@ -179,7 +181,10 @@ async def test_max_duration_stops_cleanly_and_the_next_run_finishes(
     """A nightly window: stop when time is up (exit 5), continue next time."""
     async with Simulator(SimulatorConfig(latency=0.05)) as sim:
         settings = settings_for(
-            sim.url, samples, tmp_path / "state.sqlite", concurrency=2,
+            sim.url,
+            samples,
+            tmp_path / "state.sqlite",
+            concurrency=2,
             max_duration=0.5,
         )
         first = await run_upload(settings)
@@ -216,7 +221,8 @@ async def test_dry_run_sends_nothing_and_plans_correctly(
             sum(statuses.values()) for statuses in sim.stats().calls.values()
         )
 
-    assert before.plan is not None and after.plan is not None
+    assert before.plan is not None
+    assert after.plan is not None
     assert before.plan["to_send"] == samples.receipts
     assert before.plan["licence_tokens"]["to_fetch"] == len(samples.clients)
     assert after.plan["to_send"] == 0
@@ -285,7 +291,9 @@ async def test_shards_split_clients_without_overlap(
         summaries, per_shard = [], []
         for index in range(2):
             settings = settings_for(
-                sim.url, samples, tmp_path / f"state-{index}.sqlite",
+                sim.url,
+                samples,
+                tmp_path / f"state-{index}.sqlite",
                 shard=Shard(index, 2),
             )
             summaries.append(await run_upload(settings))
@@ -293,7 +301,8 @@ async def test_shards_split_clients_without_overlap(
             sim.reset()
 
     first, second = (stats.receipts for stats in per_shard)
-    assert first and second, "with 8 clients both shards get some"
+    assert first, "with 8 clients both shards get some"
+    assert second, "with 8 clients both shards get some"
     assert not set(first) & set(second), "a client belongs to one shard only"
     assert {**first, **second} == samples.per_client
     assert sum(s.uploaded for s in summaries) == samples.receipts
@@ -310,8 +319,10 @@ async def test_licence_tokens_are_stored_for_tomorrow(
     state = tmp_path / "state.sqlite"
     async with Simulator() as sim:
         await run_upload(settings_for(sim.url, samples, state))
-    rows = sqlite3.connect(state).execute(
-        "SELECT client_id, expires_at FROM licence_tokens"
-    ).fetchall()
+    rows = (
+        sqlite3.connect(state)
+        .execute("SELECT client_id, expires_at FROM licence_tokens")
+        .fetchall()
+    )
     assert sorted(row[0] for row in rows) == sorted(samples.clients)
     assert oct(state.stat().st_mode & 0o777) == "0o600"
