@@ -39,6 +39,7 @@ __all__ = [
     "write_tar",
     "write_zip",
     "zip_data_offset",
+    "zip_special",
     "zip_symlink",
 ]
 
@@ -134,12 +135,20 @@ def set_zip_method(path: Path, name: str, method: int) -> None:
     path.write_bytes(bytes(data))
 
 
-def set_zip_size(path: Path, name: str, size: int) -> None:
-    """Make the central directory claim ``size`` uncompressed bytes for ``name``."""
+def set_zip_size(path: Path, name: str, size: int, *, compressed: bool = False) -> None:
+    """Make the central directory claim another size for ``name``."""
     data = bytearray(path.read_bytes())
     central, _ = _find(bytes(data), name)
-    struct.pack_into("<L", data, central + 24, size)
+    struct.pack_into("<L", data, central + (20 if compressed else 24), size)
     path.write_bytes(bytes(data))
+
+
+def zip_special(name: str, mode: int) -> tuple[zipfile.ZipInfo, bytes]:
+    """A zip entry carrying a Unix file type, such as a FIFO."""
+    info = zipfile.ZipInfo(name)
+    info.create_system = 3
+    info.external_attr = mode << 16
+    return info, b""
 
 
 def patch_bytes(path: Path, old: bytes, new: bytes) -> None:

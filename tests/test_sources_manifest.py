@@ -180,8 +180,10 @@ def test_unreadable_manifest_is_a_manifest_error(tmp_path: Path) -> None:
 
 
 def test_paths_bare_names_and_missing_rows(tmp_path: Path) -> None:
-    """Rows match by path or bare name, and rows never found are reported."""
-    folder = _folder(tmp_path, "pos-1/r.json", "pos-2/r.json", "x/only.json")
+    """Rows match by path, origin or bare name; rows never found are reported."""
+    folder = _folder(
+        tmp_path, "pos-1/r.json", "pos-2/r.json", "x/only.json", "x/also.json"
+    )
     write_zip(folder / "day.zip", [("inner/z.json", b"{}")])
     manifest = tmp_path / "manifest.csv"
     manifest.write_text(
@@ -190,6 +192,7 @@ def test_paths_bare_names_and_missing_rows(tmp_path: Path) -> None:
         f"./pos-2\\r.json,{CLIENT_B}\n"
         f"only.json,{CLIENT_C}\n"
         f"day.zip:inner/z.json,{CLIENT_A}\n"
+        f"{folder}/x/also.json,{CLIENT_B}\n"
         f"gone/lost.json,{CLIENT_A}\n"
         f"lost-too.json,{CLIENT_B}\n"
     )
@@ -207,6 +210,7 @@ def test_paths_bare_names_and_missing_rows(tmp_path: Path) -> None:
             (str(folder / "pos-1/r.json"), CLIENT_A),
             (str(folder / "pos-2/r.json"), CLIENT_B),
             (str(folder / "x/only.json"), CLIENT_C),
+            (str(folder / "x/also.json"), CLIENT_B),
             (f"{folder / 'day.zip'}:inner/z.json", CLIENT_A),
         ]
     )

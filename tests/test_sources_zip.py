@@ -19,6 +19,7 @@ from archives import (
     walk,
     write_zip,
     zip_data_offset,
+    zip_special,
     zip_symlink,
 )
 
@@ -60,6 +61,7 @@ def test_directories_links_and_junk_are_not_receipts(tmp_path: Path) -> None:
             zipfile.ZipInfo(f"{CLIENT_A}/"),
             (f"{CLIENT_A}/r.json", b"{}"),
             zip_symlink(f"{CLIENT_A}/link.json", "r.json"),
+            zip_special(f"{CLIENT_A}/fifo.json", 0o010644),
             (f"__MACOSX/{CLIENT_A}/._r.json", b"fork"),
             (f"{CLIENT_A}/.DS_Store", b"x"),
             (f"{CLIENT_A}/Thumbs.db", b"x"),
@@ -71,15 +73,17 @@ def test_directories_links_and_junk_are_not_receipts(tmp_path: Path) -> None:
 
     walked = walk(archive)
 
-    assert walked.kinds == ["Receipt"] + ["Skipped"] * 7
-    reasons = [item.reason for item in walked.skipped]
-    assert reasons[0] == "symbolic link"
-    assert "__MACOSX" in reasons[1]
-    assert ".DS_Store" in reasons[2]
-    assert "Thumbs.db" in reasons[3]
-    assert "lock file" in reasons[4]
-    assert ".git" in reasons[5]
-    assert "AppleDouble" in reasons[6]
+    assert walked.kinds == ["Receipt"] + ["Skipped"] * 8
+    assert [item.reason for item in walked.skipped] == [
+        "symbolic link",
+        "not a regular file (device, FIFO, socket)",
+        "macOS resource forks (__MACOSX folder)",
+        "macOS folder settings (.DS_Store)",
+        "Windows thumbnail cache (Thumbs.db)",
+        "Office lock file (~$)",
+        "version control folder (.git)",
+        "macOS resource fork (AppleDouble ._ file)",
+    ]
 
 
 def test_bad_crc_fails_only_that_member(tmp_path: Path) -> None:
@@ -128,6 +132,33 @@ def test_member_bigger_than_its_directory_entry_says(tmp_path: Path) -> None:
     assert [r.size for r in walked.receipts] == [10]
     (reason,) = walked.unreadable.values()
     assert "100 bytes unpacked where the archive says 10" in reason
+
+
+def test_implausible_compressed_size_is_not_read(tmp_path: Path) -> None:
+    """A directory claiming huge compressed data for a tiny member is refused."""
+    archive = write_zip(tmp_path / "a.zip", [(f"{CLIENT_A}/r.json", b"{}")])
+    set_zip_size(archive, f"{CLIENT_A}/r.json", 1 << 30, compressed=True)
+
+    walked = walk(archive)
+
+    (reason,) = walked.unreadable.values()
+    assert "1073741824 compressed bytes for 2 bytes" in reason
+
+
+def test_member_without_its_local_header_is_unreadable(tmp_path: Path) -> None:
+    """A directory pointing at garbage fails that member with a reason."""
+    archive = write_zip(
+        tmp_path / "a.zip", [(f"{CLIENT_A}/a.json", b"1"), (f"{CLIENT_A}/b.json", b"2")]
+    )
+    flip_byte(archive, 0)  # the first local header's signature
+
+    walked = walk(archive)
+
+    assert list(walked.unreadable.values()) == [
+        "the archive is damaged: no local header where the directory points "
+        "for this member"
+    ]
+    assert list(walked.contents.values()) == [b"2"]
 
 
 def test_encrypted_unsupported_empty_and_oversized_members(tmp_path: Path) -> None:

@@ -44,7 +44,9 @@ class Manifest:
 
     A row's ``file`` is a path relative to the source the receipt lies in
     (``pos-1/r-1.json``, or ``day.zip:pos-1/r-1.json`` for an archive inside
-    a folder) or a bare file name, which matches that name anywhere.
+    a folder), the receipt's origin (``exports/pos-1/r-1.json``, the source
+    as named on the command line followed by that path), or a bare file
+    name, which matches that name anywhere.
     """
 
     def __init__(self, path: str, *, need_client: bool) -> None:

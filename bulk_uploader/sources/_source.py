@@ -12,7 +12,7 @@ from ..errors import ConfigError, UnreadableReceipt
 from ._clients import read_clients
 from ._filters import PathFilter
 from ._guid import parse_guid
-from ._manifest import Manifest, ManifestRow
+from ._manifest import Manifest, ManifestRow, manifest_key
 from ._model import ClientIdFrom, Receipt, SourceItem, SourceOptions, Unusable
 from ._paths import ARCHIVE_SUFFIXES, archive_kind
 from ._walk import Found, Walker
@@ -83,7 +83,9 @@ class ReceiptSource:
     def _resolve(self, found: Found) -> Receipt | Unusable:
         row = None
         if self._manifest is not None:
-            row = self._manifest.find(found.inner, found.path, found.name)
+            row = self._manifest.find(
+                found.inner, found.path, manifest_key(found.origin), found.name
+            )
         client, why_not = self._client_from_names(found, row)
 
         problem = found.problem or self._size_problem(found.size)
