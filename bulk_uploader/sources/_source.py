@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Sequence
-from functools import partial
 from typing import get_args
 
 from ..errors import ConfigError, UnreadableReceipt
@@ -15,7 +14,7 @@ from ._guid import parse_guid
 from ._manifest import Manifest, ManifestRow, manifest_key
 from ._model import ClientIdFrom, Receipt, SourceItem, SourceOptions, Unusable
 from ._paths import ARCHIVE_SUFFIXES, archive_kind
-from ._walk import Found, Walker
+from ._walk import Found, Walker, hold
 
 __all__ = ["ReceiptSource"]
 
@@ -100,7 +99,7 @@ class ReceiptSource:
                 return Unusable(found.origin, exc.message, found.name)
             client, reason = _client_from_content(content)
             why_not.append(reason)
-            read = partial(_same, content)
+            read = hold(content)
         if client is None:
             reason = "no client id: " + "; ".join(why_not)
             return Unusable(found.origin, reason, found.name)
@@ -200,7 +199,3 @@ def _client_from_content(content: bytes) -> tuple[str | None, str]:
 def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _same(content: bytes) -> bytes:
-    return content

@@ -27,7 +27,7 @@ from ._paths import (
 from ._text import repair_name
 from ._zipreader import DamagedArchive, ZipMember, ZipReader
 
-__all__ = ["Found", "Walker"]
+__all__ = ["Found", "Walker", "hold"]
 
 # What tarfile and the decompressors raise on a damaged or truncated archive.
 _TAR_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError)
@@ -200,25 +200,35 @@ class Walker:
         if member.kind == "special":
             return Skipped(origin, "not a regular file (device, FIFO, socket)")
 
-        folder, name = split_member(member.name)
-        inner = f"{folder}/{name}" if folder else name
-        path = container.path_prefix + inner
-        reason = junk_folder_reason(folder) or junk_file_reason(name)
-        if reason is None:
-            reason = self._filter.rejected(path, name)
-        if reason is not None:
-            return Skipped(origin, reason)
+        admitted = self._admit(member.name, container)
+        if isinstance(admitted, Skipped):
+            return admitted
+        name, inner, path, client = admitted
 
-        problem = None
+        problem: str | None = None
         if archive_kind(name) is not None:
             problem = _NESTED
         elif member.encrypted:
             problem = "encrypted (password-protected) member"
         else:
             problem = member.unsupported_method()
-        client = layout_guid(folder) or container.layout_client
         read = partial(reader.read, member, self._max_size)
         return Found(name, path, inner, origin, member.size, client, read, problem)
+
+    def _admit(
+        self, member_name: str, container: _Container
+    ) -> tuple[str, str, str, str | None] | Skipped:
+        """A member's name, inner path, source path and layout client, or why
+        it is skipped (operating-system junk, or the user's filter)."""
+        folder, name = split_member(member_name)
+        inner = f"{folder}/{name}" if folder else name
+        path = container.path_prefix + inner
+        reason = junk_folder_reason(folder) or junk_file_reason(name)
+        if reason is None:
+            reason = self._filter.rejected(path, name)
+        if reason is not None:
+            return Skipped(f"{container.origin}:{member_name}", reason)
+        return name, inner, path, layout_guid(folder) or container.layout_client
 
     def _tar(self, path: str, container: _Container) -> Iterator[Walked]:
         try:
@@ -267,23 +277,18 @@ class Walker:
         if not info.isreg():
             return Skipped(origin, "not a regular file (device, FIFO)")
 
-        folder, name = split_member(member_name)
-        inner = f"{folder}/{name}" if folder else name
-        path = container.path_prefix + inner
-        reason = junk_folder_reason(folder) or junk_file_reason(name)
-        if reason is None:
-            reason = self._filter.rejected(path, name)
-        if reason is not None:
-            return Skipped(origin, reason)
+        admitted = self._admit(member_name, container)
+        if isinstance(admitted, Skipped):
+            return admitted
+        name, inner, path, client = admitted
 
-        client = layout_guid(folder) or container.layout_client
         problem = _NESTED if archive_kind(name) is not None else None
         read: Callable[[], bytes] = _not_read
         if problem is None and 0 < info.size <= self._max_size:
             # A tar is a stream: the bytes must be taken now, before the
             # next header is read.
             content = _tar_content(archive, info)
-            read = partial(_return, content)
+            read = hold(content)
         return Found(name, path, inner, origin, info.size, client, read, problem)
 
 
@@ -298,7 +303,12 @@ def _tar_content(archive: tarfile.TarFile, info: tarfile.TarInfo) -> bytes:
     return content
 
 
-def _return(content: bytes) -> bytes:
+def hold(content: bytes) -> Callable[[], bytes]:
+    """A ``read`` that hands back bytes already taken from the source."""
+    return partial(_identity, content)
+
+
+def _identity(content: bytes) -> bytes:
     return content
 
 
