@@ -1,0 +1,96 @@
+"""What every part of the suite shares: options, the simulator, the clients."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._contenders import Run, copy_state, scratch, uploader_run
+from ._datasets import Clients, ReceiptSet
+from ._options import Options
+from ._results import Results
+from ._server import SimulatorProcess
+
+__all__ = ["Context", "format_rate", "format_seconds"]
+
+# A contender slower than this is broken, not slow: give up on it.
+_SLOWEST_RATE = 20.0
+_GRACE_SECONDS = 120.0
+
+
+@dataclass
+class Context:
+    options: Options
+    server: SimulatorProcess
+    clients: Clients
+    results: Results
+    warm_state: Path | None = None
+
+    @property
+    def data(self) -> Path:
+        return self.options.out / "data"
+
+    @property
+    def scratch_root(self) -> Path:
+        return self.options.out / "runs"
+
+    def say(self, text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    def timeout(self, count: int) -> float:
+        return count / _SLOWEST_RATE + _GRACE_SECONDS
+
+    def keep(self, part: str, run: Run) -> Run:
+        """Record a run in results.json and tell the console how it went."""
+        summary = run.summary()
+        self.results.runs.append({"part": part, **summary})
+        state = run.failure or (
+            f"{run.accepted:,} receipts, {format_rate(run.rate)}, "
+            f"CPU {run.cpu_per_receipt * 1000:.3f} ms/receipt, "
+            f"RSS {run.cost.peak_rss / 2**20:.0f} MB, "
+            f"simulator {run.server_share:.2f} cores"
+        )
+        self.say(f"  {part}: {run.contender}: {state}")
+        return run
+
+    def uploader(
+        self,
+        part: str,
+        receipts: ReceiptSet,
+        *,
+        latency: float,
+        rate: float | None = None,
+        cold: bool = False,
+        on_tick: Callable[[], None] | None = None,
+    ) -> Run:
+        """One uploader run on a copy of the warm journal (or a new one)."""
+        with scratch(self.scratch_root) as folder:
+            state = folder / "state.sqlite"
+            if not cold:
+                if self.warm_state is None:
+                    raise RuntimeError("no journal with licence tokens yet")
+                copy_state(self.warm_state, state)
+            run = uploader_run(
+                self.server,
+                receipts,
+                self.clients,
+                state,
+                concurrency=self.options.concurrency,
+                latency=latency,
+                timeout=self.timeout(receipts.count),
+                rate=rate,
+                on_tick=on_tick,
+            )
+        return self.keep(part, run)
+
+
+def format_rate(rate: float) -> str:
+    return f"{rate:,.0f}/s"
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    return f"{seconds:,.2f} s"
