@@ -33,11 +33,8 @@ DEFAULT_BURST = 4
 
 # After a 429, send at this share of the rate the server was accepting.
 _DECREASE = 0.9
-# A 429 lowers the rate again only once this many uploads succeeded since
-# the last decrease (so the measurement behind it is not noise), or once
-# _HOLD seconds passed, for a server that accepts nothing at all.
-_EVIDENCE = 10
-_HOLD = 1.0
+# At most one decrease in this many seconds.
+_HOLD = 0.2
 # Additive increase: every _INCREASE_EVERY seconds without a 429, if the
 # limit was what held uploads back, add _STEP of the reference rate.
 _INCREASE_EVERY = 1.0
@@ -48,7 +45,7 @@ _MIN_RATE = 0.2
 # Successes are measured over about this many seconds, in snapshots taken
 # at most every _SNAPSHOT_EVERY seconds, so a success costs one comparison.
 _WINDOW = 1.0
-_SNAPSHOT_EVERY = 0.05
+_SNAPSHOT_EVERY = 0.01
 # The limit held uploads back if they succeeded at this share of it.
 _SATURATED = 0.8
 
@@ -112,8 +109,9 @@ class TokenBucket:
 class AdaptiveLimiter:
     """The upload rate: a token bucket that slows down on 429 and recovers.
 
-    Call ``acquire`` before each request, ``on_success`` after each accepted
-    one and ``on_throttled`` after each 429.
+    Call ``acquire`` before each request and keep the generation it returns;
+    call ``on_success`` after each accepted request and ``on_throttled``
+    with that generation after each 429.
     """
 
     def __init__(
@@ -125,14 +123,17 @@ class AdaptiveLimiter:
         self._ceiling = ceiling
         self._bucket = TokenBucket(ceiling, burst=burst, clock=clock)
         self._step = max(_MIN_STEP, _STEP * ceiling) if ceiling else _MIN_STEP
+        # Counts the decreases; a 429 to a request sent before the latest
+        # decrease says nothing about the rate in force now.
+        self._generation = 0
 
         now = clock.monotonic()
         self._ok = 0
-        # (time, successes so far), oldest first, spanning about _WINDOW.
-        self._snapshots: deque[tuple[float, int]] = deque()
-        self._last_snapshot = -_SNAPSHOT_EVERY
-        self._lowered_at = now
-        self._ok_when_lowered = 0
+        # (time, successes so far), oldest first; the first one is the last
+        # taken before the window, so the window's count can be read off.
+        self._snapshots: deque[tuple[float, int]] = deque([(now, 0)])
+        self._last_snapshot = now
+        self._lowered_at: float | None = None
         self._next_increase = now + _INCREASE_EVERY
 
     @property
@@ -140,9 +141,10 @@ class AdaptiveLimiter:
         """The current limit in requests per second, ``None`` if unlimited."""
         return self._bucket.rate
 
-    async def acquire(self) -> None:
-        """Wait until the current rate allows one more request."""
+    async def acquire(self) -> int:
+        """Wait until the rate allows one more request; its generation."""
         await self._bucket.acquire()
+        return self._generation
 
     def on_success(self) -> None:
         """Count an accepted request; now and then, raise the rate a step."""
@@ -151,36 +153,42 @@ class AdaptiveLimiter:
         if now - self._last_snapshot < _SNAPSHOT_EVERY:
             return
 
-        self._take_snapshot(now)
+        self._snapshots.append((now, self._ok))
+        self._last_snapshot = now
         if now >= self._next_increase:
             self._next_increase = now + _INCREASE_EVERY
             self._increase(now)
 
-    def on_throttled(self) -> bool:
-        """Lower the rate after a 429, unless it was lowered for this window.
+    def on_throttled(self, generation: int) -> bool:
+        """Lower the rate after a 429 to a request of ``generation``.
 
-        Returns whether the rate went down.
+        Only a request sent at the current rate counts, and at most one
+        decrease happens per _HOLD seconds, so the 429s of one crowded
+        moment lower the rate once. Returns whether the rate went down.
         """
         now = self._clock.monotonic()
-        fresh_evidence = self._ok - self._ok_when_lowered >= _EVIDENCE
-        if not fresh_evidence and now - self._lowered_at < _HOLD:
+        if generation != self._generation:
+            return False
+        if self._lowered_at is not None and now - self._lowered_at < _HOLD:
             return False
 
         current = self._bucket.rate
         accepted = self._measured(now)
-        if accepted is None or accepted <= 0:
-            # Nothing got through lately: halve whatever we were doing.
-            base = (current or _MIN_RATE * 2) * 0.5
+        if accepted > 0:
+            base = accepted if current is None else min(accepted, current)
+            new_rate = _DECREASE * base
+        elif current is not None:
+            new_rate = 0.5 * current
         else:
-            base = _DECREASE * (accepted if current is None else min(accepted, current))
-        new_rate = max(_MIN_RATE, base)
+            # Refused before anything got through: no rate to start from yet;
+            # the refused request waits for its Retry-After meanwhile.
+            return False
+        new_rate = max(_MIN_RATE, new_rate)
 
         self._bucket.set_rate(new_rate)
-        self._step = max(_MIN_STEP, _STEP * (accepted or new_rate))
+        self._generation += 1
+        self._step = max(_MIN_STEP, _STEP * max(accepted, new_rate))
         self._lowered_at = now
-        self._ok_when_lowered = self._ok
-        self._snapshots.clear()
-        self._take_snapshot(now)
         self._next_increase = now + _INCREASE_EVERY
         logger.info("upload rate lowered after 429: rate=%.1f/s", new_rate)
         return True
@@ -189,10 +197,9 @@ class AdaptiveLimiter:
         rate = self._bucket.rate
         if rate is None or (self._ceiling is not None and rate >= self._ceiling):
             return
-        accepted = self._measured(now)
         # Raise only a limit that is actually holding uploads back; a limit
         # far above what is being sent would allow a burst the server refuses.
-        if accepted is None or accepted < _SATURATED * rate:
+        if self._measured(now) < _SATURATED * rate:
             return
 
         new_rate = rate + self._step
@@ -201,23 +208,14 @@ class AdaptiveLimiter:
         self._bucket.set_rate(new_rate)
         logger.debug("upload rate raised: rate=%.1f/s", new_rate)
 
-    def _take_snapshot(self, now: float) -> None:
-        self._snapshots.append((now, self._ok))
-        self._last_snapshot = now
-        self._forget_before(now - _WINDOW)
+    def _measured(self, now: float) -> float:
+        """Successes in the last _WINDOW seconds, per second.
 
-    def _forget_before(self, horizon: float) -> None:
+        A count over a fixed window, not over the time since the run began:
+        right after a start with a burst, this errs low, not high.
+        """
         snapshots = self._snapshots
-        while len(snapshots) > 1 and snapshots[0][0] < horizon:
+        horizon = now - _WINDOW
+        while len(snapshots) > 1 and snapshots[1][0] <= horizon:
             snapshots.popleft()
-
-    def _measured(self, now: float) -> float | None:
-        """Successes per second over the last window, if there is one."""
-        self._forget_before(now - _WINDOW)
-        if not self._snapshots:
-            return None
-        since, ok_then = self._snapshots[0]
-        elapsed = now - since
-        if elapsed <= 0:
-            return None
-        return (self._ok - ok_then) / elapsed
+        return (self._ok - snapshots[0][1]) / _WINDOW

@@ -86,6 +86,11 @@ class BearerAuth:
             raise RuntimeError("use the CloudClient in 'async with'")
         retry = RetryPolicy(max_attempts=4, budget=60.0).start(self._clock, self._rng)
         host = self._settings.api_host
+        if not self._settings.api_key or not self._settings.api_secret:
+            raise AuthenticationError(
+                f"No API key or API secret to log on at {host} with. Give both "
+                "(see --help for the environment variables and options)."
+            )
         form = {"key": self._settings.api_key, "secret": self._settings.api_secret}
         while True:
             self.logons += 1

@@ -155,7 +155,7 @@ class CloudClient:
         self._uploads_attempted += 1
 
         while True:
-            await self._limiter.acquire()
+            generation = await self._limiter.acquire()
             form = receipt_form(
                 client_id=client_id,
                 token=licence.token,
@@ -185,7 +185,7 @@ class CloudClient:
                     continue
                 if status == 429:
                     self._throttled += 1
-                    self._limiter.on_throttled()
+                    self._limiter.on_throttled(generation)
                 problem = self._problem(answer, licence)
                 if not RetryPolicy.is_retryable(status):
                     raise UploadFailed(

@@ -44,7 +44,8 @@ DEFAULT_LICENCE_RATE = 0.2
 class CloudSettings:
     """Everything the cloud client needs; the repr shows no credential.
 
-    ``rate`` is a ceiling for uploads per second (``None``: no fixed
+    Empty credentials are allowed (a dry run needs none); ``logon`` then
+    fails. ``rate`` is a ceiling for uploads per second (``None``: no fixed
     ceiling, only slowing down after 429s). ``licence_rate`` paces calls to
     the licence endpoint. ``licence_refresh_margin`` is how long before its
     expiry a licence token is replaced. ``max_attempts``, ``retry_budget``
@@ -67,8 +68,6 @@ class CloudSettings:
     retry_after_cap: float = DEFAULT_RETRY_AFTER_CAP
 
     def __post_init__(self) -> None:
-        if not self.api_key or not self.api_secret:
-            raise ConfigError("The API key and the API secret must both be given.")
         check_base_url(self.api_url, "API URL")
         check_base_url(self.functions_url, "functions URL")
         _check_positive("concurrency", self.concurrency)
