@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 
 import aiohttp
+import anyio
 from yarl import URL
 
 from bulk_uploader.clock import Clock
@@ -93,6 +94,7 @@ class LicenceTokens:
         self._rng = rng
         self._url = URL(settings.api_url.rstrip("/") + "/" + LICENCE_PATH)
         self._limiter = TokenBucket(settings.licence_rate, burst=1, clock=clock)
+        self._one_call = anyio.Lock()
         self._pairs: dict[Pair, _PairState] = {}
         self._halt: _Halt | None = None
         self.calls = 0
@@ -229,26 +231,13 @@ class LicenceTokens:
         return token
 
     async def _fetch(self, client_id: str, license_id: str) -> StoredLicenceToken:
-        """One licensing/token request, retried a little when transient."""
-        session = self._session
-        if session is None:
-            raise RuntimeError("use the CloudClient in 'async with'")
+        """One licence token, retried a little when the failure is transient."""
         retry = _LICENCE_RETRY.start(self._clock, self._rng)
-        params = {"uniqueClientId": client_id, "accessLicenseId": license_id}
         bearer_renewed = False
         while True:
-            await self._limiter.acquire()
-            bearer = await self._auth.token()
-            # Checked after every wait: another flight may have been blocked.
-            self._raise_if_halted(client_id)
-
-            self.calls += 1
-            headers = {"Authorization": f"Bearer {bearer}"}
             retry_after = None
             try:
-                answer = await send(
-                    session, "GET", self._url, params=params, headers=headers
-                )
+                bearer, answer = await self._call(client_id, license_id)
             except TransportFailure as exc:
                 problem = f"could not be reached ({exc.description})"
                 if not exc.transient:
@@ -263,7 +252,14 @@ class LicenceTokens:
                     bearer_renewed = True
                     await self._auth.renew(bearer)
                     continue
-                self._check_halt(answer)
+                if status == 401:
+                    # Refused right after a fresh logon: asking again for other
+                    # clients would only add calls towards a block.
+                    self._halt = _Halt(401, blocked=False)
+                    logger.warning(
+                        "licence endpoint refused a fresh bearer token: "
+                        "status=401; no more licence calls in this run"
+                    )
                 self._raise_if_halted(client_id)
                 problem = self._problem(answer)
                 retry_after = parse_retry_after(
@@ -283,6 +279,30 @@ class LicenceTokens:
                 delay,
             )
             await self._clock.sleep(delay)
+
+    async def _call(self, client_id: str, license_id: str) -> tuple[str, Answer]:
+        """One licensing/token request at the licence pace; the bearer it used.
+
+        Calls go one at a time, so none is on its way when a block comes
+        back: after the first 429 or 403 there is no other call at all.
+        """
+        session = self._session
+        if session is None:
+            raise RuntimeError("use the CloudClient in 'async with'")
+        params = {"uniqueClientId": client_id, "accessLicenseId": license_id}
+        async with self._one_call:
+            await self._limiter.acquire()
+            bearer = await self._auth.token()
+            # Checked after every wait: another fetch may have been blocked.
+            self._raise_if_halted(client_id)
+            self.calls += 1
+            headers = {"Authorization": f"Bearer {bearer}"}
+            answer = await send(
+                session, "GET", self._url, params=params, headers=headers
+            )
+            if answer.status in _BLOCK_STATUSES:
+                self._note_block(answer)
+        return bearer, answer
 
     def _accept(
         self, client_id: str, license_id: str, answer: Answer
@@ -309,24 +329,17 @@ class LicenceTokens:
             fetched_at=now,
         )
 
-    def _check_halt(self, answer: Answer) -> None:
-        """Stop all licence calls after a block, or a bearer refused twice."""
-        if answer.status in _BLOCK_STATUSES:
-            delay = parse_retry_after(answer.retry_after, now=self._clock.time())
-            retry_at = None if delay is None else self._clock.time() + delay
-            self._halt = _Halt(answer.status, blocked=True, retry_at=retry_at)
-            logger.warning(
-                "licence endpoint blocked us: status=%d retry_at=%s; "
-                "no more licence calls in this run",
-                answer.status,
-                _format_time(retry_at) if retry_at is not None else "unknown",
-            )
-        elif answer.status == 401:
-            self._halt = _Halt(401, blocked=False)
-            logger.warning(
-                "licence endpoint refused a fresh bearer token: status=401; "
-                "no more licence calls in this run"
-            )
+    def _note_block(self, answer: Answer) -> None:
+        """Stop all licence calls: the endpoint blocked us."""
+        delay = parse_retry_after(answer.retry_after, now=self._clock.time())
+        retry_at = None if delay is None else self._clock.time() + delay
+        self._halt = _Halt(answer.status, blocked=True, retry_at=retry_at)
+        logger.warning(
+            "licence endpoint blocked us: status=%d retry_at=%s; "
+            "no more licence calls in this run",
+            answer.status,
+            _format_time(retry_at) if retry_at is not None else "unknown",
+        )
 
     def _raise_if_halted(self, client_id: str) -> None:
         if self._halt is not None:
