@@ -142,9 +142,14 @@ class AdaptiveLimiter:
         return self._bucket.rate
 
     async def acquire(self) -> int:
-        """Wait until the rate allows one more request; its generation."""
+        """Wait until the rate allows one more request; its generation.
+
+        The generation is taken before the wait: the slot was given out at
+        the rate in force then.
+        """
+        generation = self._generation
         await self._bucket.acquire()
-        return self._generation
+        return generation
 
     def on_success(self) -> None:
         """Count an accepted request; now and then, raise the rate a step."""

@@ -62,13 +62,14 @@ async def test_wrong_secret_is_one_clear_error_before_any_upload(
 async def test_wrong_key_stops_uploads_that_skipped_logon(
     simulator: Simulator,
 ) -> None:
-    """Uploads without an explicit logon fail with the same error, unsent."""
+    """Uploads without logon() fail with the same error, after one logon call."""
     settings = settings_for(simulator, api_key="nobody")
     async with CloudClient(settings, token_store=MemoryTokenStore()) as cloud:
         for n in range(3):
             with pytest.raises(AuthenticationError):
                 await upload_one(cloud, "pos-a", f"r{n}.json")
         assert cloud.statistics().uploads_attempted == 0
+    assert simulator.stats().calls["logon"] == {401: 1}
     assert simulator.stats().total("upload") == 0
     assert simulator.stats().total("licence") == 0
 

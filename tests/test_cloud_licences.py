@@ -161,6 +161,23 @@ async def test_token_outside_refresh_window_is_not_refreshed(
         assert third.cached_licence("pos-a", LICENCE) is None
 
 
+async def test_token_without_exp_counts_as_valid_for_thirty_days(
+    simulator: Simulator,
+) -> None:
+    """A licence token with no readable exp is kept as valid 30 days from fetch."""
+    simulator.config.licence_has_exp = False
+    store = MemoryTokenStore()
+    before = time.time()
+    async with CloudClient(settings_for(simulator), token_store=store) as cloud:
+        await upload_each(cloud, jobs_for(["pos-a"], 3))
+    stored = store.load_licence_token("pos-a", LICENCE)
+
+    assert stored is not None
+    assert stored.fetched_at >= before
+    assert stored.expires_at == pytest.approx(stored.fetched_at + 30 * DAY)
+    assert simulator.stats().total("licence") == 1
+
+
 async def test_failed_refresh_keeps_the_old_token_while_valid(
     simulator: Simulator,
 ) -> None:

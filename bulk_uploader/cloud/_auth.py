@@ -13,7 +13,7 @@ from bulk_uploader.errors import AuthenticationError, CloudError
 from bulk_uploader.retry import RetryPolicy
 
 from ._answers import UnreadableAnswer, read_token, server_reason
-from ._flight import FlightGroup
+from ._flight import FlightGroup, copy_error
 from ._http import Answer, TransportFailure, redirect_target, send
 from ._settings import CloudSettings
 from ._tokens import token_expiry
@@ -49,6 +49,9 @@ class BearerAuth:
         self._url = URL(settings.api_url.rstrip("/") + "/" + LOGON_PATH)
         self._token: str | None = None
         self._expires_at: float | None = None
+        # Once the credentials are refused, every later ask gets the same
+        # answer without another logon.
+        self._refused: AuthenticationError | None = None
         self.logons = 0
 
     def __repr__(self) -> str:
@@ -70,6 +73,8 @@ class BearerAuth:
         ):
             return token
 
+        if self._refused is not None:
+            raise copy_error(self._refused)
         if self._flights is None:
             raise RuntimeError("use the CloudClient in 'async with'")
         return await self._flights.join("logon", self._logon)
@@ -81,6 +86,13 @@ class BearerAuth:
         return await self.token()
 
     async def _logon(self) -> str:
+        try:
+            return await self._logon_with_retries()
+        except AuthenticationError as exc:
+            self._refused = exc
+            raise
+
+    async def _logon_with_retries(self) -> str:
         session = self._session
         if session is None:
             raise RuntimeError("use the CloudClient in 'async with'")
@@ -104,8 +116,13 @@ class BearerAuth:
             else:
                 if answer.ok:
                     return self._accept(answer)
+                if answer.status in _REFUSED:
+                    raise self._refused_error(answer)
+                if answer.is_redirect:
+                    raise self._redirect_error(answer)
                 status = answer.status
-                problem = self._refusal(answer)
+                reason = server_reason(answer.body, hide=self._secrets())
+                problem = f"HTTP {status}: {reason}"
 
             delay = None
             if RetryPolicy.is_retryable(status):
@@ -137,25 +154,21 @@ class BearerAuth:
         logger.info("logged on: host=%s", self._settings.api_host)
         return token
 
-    def _refusal(self, answer: Answer) -> str:
-        """What went wrong, as a message; raises when retrying cannot help."""
-        host = self._settings.api_host
-        if answer.status in _REFUSED:
-            reason = server_reason(answer.body, hide=self._secrets())
-            raise AuthenticationError(
-                f"The API at {host} refused the logon (HTTP {answer.status}: "
-                f"{reason}). Check the API key and API secret of your "
-                "distributor account, and that the API URL points to the "
-                "right system (production or staging)."
-            )
-        if answer.is_redirect:
-            raise CloudError(
-                f"The API at {host} answered the logon with a redirect to "
-                f"{redirect_target(answer)}; credentials are never sent after a "
-                "redirect. Check the API URL."
-            )
+    def _refused_error(self, answer: Answer) -> AuthenticationError:
         reason = server_reason(answer.body, hide=self._secrets())
-        return f"HTTP {answer.status}: {reason}"
+        return AuthenticationError(
+            f"The API at {self._settings.api_host} refused the logon "
+            f"(HTTP {answer.status}: {reason}). Check the API key and API secret "
+            "of your distributor account, and that the API URL points to the "
+            "right system (production or staging)."
+        )
+
+    def _redirect_error(self, answer: Answer) -> CloudError:
+        return CloudError(
+            f"The API at {self._settings.api_host} answered the logon with a "
+            f"redirect to {redirect_target(answer)}; credentials are never sent "
+            "after a redirect. Check the API URL."
+        )
 
     def _secrets(self) -> tuple[str, str]:
         return (self._settings.api_key, self._settings.api_secret)
