@@ -225,7 +225,7 @@ def _status(args: argparse.Namespace) -> int:
             f"{row.deferred:>9,}  {format_bytes(row.bytes_uploaded)}"
         )
     print(
-        f"{'all ' + str(len(totals)) + ' clients':<38} "
+        f"{_plural(len(totals), 'client', 'all'):<38} "
         f"{sum(r.uploaded for r in totals):>10,} {sum(r.failed for r in totals):>8,} "
         f"{sum(r.deferred for r in totals):>9,}  "
         f"{format_bytes(sum(r.bytes_uploaded for r in totals))}"
@@ -253,3 +253,7 @@ def _tokens(args: argparse.Namespace) -> int:
 
 def _when(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+def _plural(count: int, noun: str, prefix: str) -> str:
+    return f"{prefix} {count:,} {noun}" + ("" if count == 1 else "s")

@@ -46,6 +46,7 @@ ENV_API_SECRET = "RETAILFORCE_API_SECRET"  # noqa: S105 - a variable name
 ENV_API_URL = "RETAILFORCE_API_URL"
 ENV_FUNCTIONS_URL = "RETAILFORCE_FUNCTIONS_URL"
 MAX_CONCURRENCY = 512
+_ARCHIVE_SUFFIXES = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz"}
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$", re.IGNORECASE)
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.IGNORECASE)
@@ -130,8 +131,10 @@ def _globs(value: object) -> tuple[str, ...]:
 
 
 def _text(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{value!r} is not a non-empty text")
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a text")
+    if not value.strip():
+        raise ValueError("must not be empty")
     return value.strip()
 
 
@@ -146,6 +149,7 @@ class Option:
     env: str | None = None
     metavar: str | None = None
     argparse: Mapping[str, Any] = field(default_factory=dict)
+    is_path: bool = False
 
     @property
     def key(self) -> str:
@@ -177,6 +181,7 @@ UPLOAD_OPTIONS: tuple[Option, ...] = (
         "--api-secret-file",
         "read the API secret from the first line of FILE",
         metavar="FILE",
+        is_path=True,
     ),
     Option(
         "--api-secret",
@@ -209,11 +214,13 @@ UPLOAD_OPTIONS: tuple[Option, ...] = (
         "the journal (SQLite) of what was sent and the licence "
         f"tokens (default {default_state_path()})",
         metavar="FILE",
+        is_path=True,
     ),
     Option(
         "--clients",
         "CSV or TOML file mapping uniqueClientId to accessLicenseId",
         metavar="FILE",
+        is_path=True,
     ),
     Option(
         "--license-id", "accessLicenseId for clients not named elsewhere", metavar="ID"
@@ -230,6 +237,7 @@ UPLOAD_OPTIONS: tuple[Option, ...] = (
         "--manifest",
         "CSV mapping files to uniqueClientId (and accessLicenseId)",
         metavar="FILE",
+        is_path=True,
     ),
     Option(
         "--include",
@@ -255,11 +263,17 @@ UPLOAD_OPTIONS: tuple[Option, ...] = (
         DEFAULT_MAX_SIZE,
         metavar="SIZE",
     ),
-    Option("--report", "write the summary as JSON to FILE", metavar="FILE"),
+    Option(
+        "--report",
+        "write the summary as JSON to FILE",
+        metavar="FILE",
+        is_path=True,
+    ),
     Option(
         "--failures",
         "write one JSON line per receipt that did not arrive",
         metavar="FILE",
+        is_path=True,
     ),
     Option(
         "--max-duration",
@@ -344,13 +358,19 @@ def settings_from_arguments(
     warn = warn or (lambda text: print(f"warning: {text}", file=sys.stderr))
     flags = {k: v for k, v in vars(args).items() if k not in ("command", "func")}
 
+    # Each value remembers where it came from, so an error names the place
+    # the person has to fix: a flag, a key in the file, or a variable.
     raw: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     config_path = flags.pop("config", None)
     if config_path:
-        raw.update(_read_config_file(Path(config_path), warn))
+        from_file = _read_config_file(Path(config_path), warn)
+        raw.update(from_file)
+        origins.update({key: f"{key} in {config_path}" for key in from_file})
     for option in UPLOAD_OPTIONS:
         if option.env and environ.get(option.env):
             raw[option.key] = environ[option.env]
+            origins[option.key] = f"${option.env}"
     if "api_secret" in flags:
         warn(
             "--api-secret leaves the secret in shell history and process "
@@ -360,8 +380,9 @@ def settings_from_arguments(
         if key == "sources" and not value:
             continue
         raw[key] = value
+        origins[key] = _BY_KEY[key].flag if key in _BY_KEY else key
 
-    values = _convert(raw)
+    values = _convert(raw, origins)
     return _build(values, raw, dry_run=bool(raw.get("dry_run")))
 
 
@@ -392,10 +413,20 @@ def _read_config_file(path: Path, warn: Callable[[str], None]) -> dict[str, Any]
         )
     if "sources" in data:
         data["sources"] = _globs(data["sources"])
+    # Paths in the file mean what they say where the file lies, not where
+    # the command happens to be run from (cron's working folder is /).
+    path_keys = {o.key for o in UPLOAD_OPTIONS if o.is_path} | {"sources"}
+    for key in path_keys & set(data):
+        if isinstance(data[key], str):
+            data[key] = str(path.parent / Path(data[key]).expanduser())
+        elif isinstance(data[key], tuple):
+            data[key] = tuple(
+                str(path.parent / Path(s).expanduser()) for s in data[key]
+            )
     return data
 
 
-def _convert(raw: dict[str, Any]) -> dict[str, Any]:
+def _convert(raw: dict[str, Any], origins: dict[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for option in UPLOAD_OPTIONS:
         value = raw.get(option.key)
@@ -407,13 +438,26 @@ def _convert(raw: dict[str, Any]) -> dict[str, Any]:
         try:
             values[option.key] = option.convert(value)
         except ValueError as exc:
-            raise ConfigError(f"{option.flag}: {exc}.") from None
+            where = origins.get(option.key, option.flag)
+            raise ConfigError(f"{where}: {exc}.") from None
     return values
 
 
 def _build(
     values: dict[str, Any], raw: dict[str, Any], *, dry_run: bool
 ) -> UploadSettings:
+    retry_failed = raw.get("retry_failed", False)
+    if retry_failed not in (True, False):
+        retry_failed = Path(str(retry_failed))
+        if retry_failed.is_dir() or retry_failed.suffix.lower() in _ARCHIVE_SUFFIXES:
+            raise ConfigError(
+                f"--retry-failed {retry_failed}: that is a source, not a file "
+                "written by --failures. To retry every permanent failure, put "
+                "--retry-failed after the sources (or write --retry-failed=FILE)."
+            )
+        if not retry_failed.is_file():
+            raise ConfigError(f"--retry-failed: no file at {retry_failed}.")
+
     sources = tuple(str(s) for s in raw.get("sources") or ())
     if not sources:
         raise ConfigError(
@@ -423,7 +467,12 @@ def _build(
     secret = values["api_secret"]
     if values["api_secret_file"]:
         secret = _read_secret_file(Path(values["api_secret_file"]))
-    if not dry_run and (not values["api_key"] or not secret):
+    if dry_run:
+        # A dry run makes no network call, so it needs no credentials; these
+        # stand-ins satisfy the settings and can never reach the wire.
+        values["api_key"] = values["api_key"] or "dry-run"
+        secret = secret or "dry-run"
+    elif not values["api_key"] or not secret:
         missing = "key" if not values["api_key"] else "secret"
         raise ConfigError(
             f"No API {missing}. Set ${ENV_API_KEY} and ${ENV_API_SECRET} "
@@ -442,11 +491,6 @@ def _build(
         rate=values["rate"],
         **cloud_extra,
     )
-    retry_failed = raw.get("retry_failed", False)
-    if retry_failed not in (True, False):
-        retry_failed = Path(str(retry_failed))
-        if not retry_failed.is_file():
-            raise ConfigError(f"--retry-failed: no file at {retry_failed}.")
     return UploadSettings(
         sources=sources,
         cloud=cloud,

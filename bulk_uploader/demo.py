@@ -43,7 +43,10 @@ async def _demo(root: Path, receipts: int, clients: int, quiet: bool) -> int:
     # Some latency and a few injected faults, so the demo shows retries.
     config = SimulatorConfig(latency=0.01, latency_jitter=0.02, fault_rate=0.02, seed=1)
     async with Simulator(config) as simulator:
-        say(f"Simulator listening on {simulator.url}\n")
+        say(
+            f"Simulator listening on {simulator.url}. It answers 2% of uploads "
+            "with a server error on purpose, to show the retries.\n"
+        )
         settings = UploadSettings(
             sources=tuple(str(path) for path in samples.sources),
             cloud=CloudSettings(

@@ -174,10 +174,15 @@ async def run_upload(
     failure_log = FailureLog(settings.failures)
     try:
         with Journal(settings.state) as journal:
+            # Reads a --retry-failed file: a bad one stops the run here,
+            # before the logon.
+            triage = Triage(settings, journal)
             journal.start_run()
             async with CloudClient(settings.cloud, token_store=journal) as cloud:
                 await cloud.logon()
-                run = _Run(settings, source, journal, cloud, progress, failure_log)
+                run = _Run(
+                    settings, source, journal, cloud, progress, failure_log, triage
+                )
                 summary = await run.execute(handle_signals=handle_signals)
             journal.finish_run(summary.outcome, summary.to_dict())
     finally:
@@ -197,6 +202,7 @@ class _Run:
         cloud: CloudClient,
         progress: Progress,
         failure_log: FailureLog,
+        triage: Triage,
     ) -> None:
         self._settings = settings
         self._source = source
@@ -204,7 +210,7 @@ class _Run:
         self._cloud = cloud
         self._progress = progress
         self._failures = failure_log
-        self._triage = Triage(settings, journal)
+        self._triage = triage
         self.counters = RunCounters()
         self._scheduler: ClientScheduler[Prepared] = ClientScheduler(
             max(1024, 32 * settings.cloud.concurrency),

@@ -45,7 +45,7 @@ async def plan_upload(
         Journal(settings.state, read_only=True) if settings.state.exists() else None
     )
     with journal if journal is not None else contextlib.nullcontext():
-        counters = RunCounters()
+        counters = RunCounters(planning=True)
         clients = await _walk(settings, source, journal, counters, progress)
         licences = _licence_states(settings, journal, clients)
 

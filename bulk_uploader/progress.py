@@ -58,6 +58,8 @@ def make_progress(
 
 
 def _counts(counters: RunCounters) -> str:
+    if counters.planning:
+        return f"read {counters.found:,} receipts · input problems {counters.failed:,}"
     text = (
         f"uploaded {counters.uploaded:,} · failed {counters.failed:,} · "
         f"skipped {counters.skipped:,}"
@@ -102,9 +104,11 @@ class BarProgress:
                 self._moved.append((handler, replacement))
 
     def update(self, counters: RunCounters, *, force: bool = False) -> None:
-        done = (
-            counters.uploaded + counters.failed + counters.skipped + counters.deferred
-        )
+        done = counters.uploaded + counters.failed + counters.skipped
+        if counters.planning:
+            done = counters.found
+        else:
+            done += counters.deferred
         self._bar.update(done - self._done)
         self._done = done
         self._bar.set_postfix_str(_counts(counters), refresh=force)

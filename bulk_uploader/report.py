@@ -39,6 +39,7 @@ class RunCounters:
     failed_before: int = 0
     deferred: int = 0
     in_flight: int = 0
+    planning: bool = False
     reasons: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -58,6 +59,7 @@ class RunSummary:
 
     outcome: str = "completed"
     dry_run: bool = False
+    found: int = 0
     uploaded: int = 0
     bytes_uploaded: int = 0
     skipped_done: int = 0
@@ -79,6 +81,7 @@ class RunSummary:
     @classmethod
     def from_counters(cls, counters: RunCounters, **extra: Any) -> RunSummary:
         return cls(
+            found=counters.found,
             uploaded=counters.uploaded,
             bytes_uploaded=counters.bytes_uploaded,
             skipped_done=counters.skipped_done,
@@ -103,6 +106,8 @@ class RunSummary:
     @property
     def exit_code(self) -> int:
         """The documented exit code for this outcome (see README)."""
+        if self.dry_run:
+            return EXIT_OK
         if self.outcome == "interrupted":
             return EXIT_INTERRUPTED
         if self.deferred:
@@ -177,6 +182,11 @@ class RunSummary:
             lines.append("  most common failures:")
             lines.extend(
                 f"    {count:>8,}  {reason}" for reason, count in self.top_reasons
+            )
+        if self.found == 0 and self.outcome == "completed":
+            lines.append(
+                "  No receipts were found in the sources: check the paths and "
+                "any --include / --exclude."
             )
         if self.failures_file and (self.failed or self.deferred or self.failed_before):
             lines.append(f"  every failure is listed in {self.failures_file}")
