@@ -74,6 +74,17 @@ async def test_wrong_key_stops_uploads_that_skipped_logon(
     assert simulator.stats().total("licence") == 0
 
 
+async def test_errors_leave_the_client_block_unwrapped(simulator: Simulator) -> None:
+    """An error raised in the `async with` block comes out as itself."""
+    settings = settings_for(simulator, api_secret="not-the-secret")
+    with pytest.raises(AuthenticationError):
+        async with CloudClient(settings, token_store=MemoryTokenStore()) as cloud:
+            await cloud.logon()
+    with pytest.raises(KeyError):
+        async with CloudClient(settings, token_store=MemoryTokenStore()):
+            raise KeyError("from the caller")
+
+
 async def test_missing_credentials_fail_without_a_call(simulator: Simulator) -> None:
     """An empty key or secret is refused locally; the API is not asked."""
     settings = settings_for(simulator, api_secret="")

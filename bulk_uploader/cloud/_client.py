@@ -120,9 +120,11 @@ class CloudClient:
         if task_group is None or session is None:
             return
         try:
-            # Fetches still running serve nobody once the run is over.
+            # Fetches still running serve nobody once the run is over. The
+            # error of the caller's block is not the task group's: passing it
+            # on would wrap it in an ExceptionGroup instead of letting it pass.
             task_group.cancel_scope.cancel()
-            await task_group.__aexit__(exc_type, exc, tb)
+            await task_group.__aexit__(None, None, None)
         finally:
             await session.close()
 
