@@ -180,20 +180,40 @@ def test_xml_receipts_get_an_xml_type() -> None:
     assert content_type_for("bon.xml").endswith("/xml")
 
 
-@pytest.mark.anyio
-async def test_form_carries_fields_in_the_body_and_the_exact_name() -> None:
+def test_form_carries_fields_in_the_body_and_the_exact_name() -> None:
     """Client id and token are form fields; the name goes both plain and RFC 5987."""
     name = 'Bon "ä"\r\n.json'
-    form = receipt_form(
+    body, content_type = receipt_form(
         client_id="pos-a",
         token=TOKEN,
         disposition=file_disposition(name),
         content_type="application/json",
         data=b"{}",
     )
-    body = (await form.as_bytes()).decode()
-    assert 'name="uniqueClientId"\r\n\r\npos-a\r\n' in body
-    assert f'name="licenseToken"\r\n\r\n{TOKEN}\r\n' in body
-    assert 'filename="Bon %22ä%22%0D%0A.json"' in body
-    assert "filename*=UTF-8''Bon%20%22%C3%A4%22%0D%0A.json" in body
-    assert "Content-Type: application/json" in body
+    text = body.decode()
+    boundary = content_type.removeprefix("multipart/form-data; boundary=")
+    assert boundary != content_type
+    assert text.startswith(f"--{boundary}\r\n")
+    assert text.endswith(f"\r\n--{boundary}--\r\n")
+    assert 'name="uniqueClientId"\r\n\r\npos-a\r\n' in text
+    assert f'name="licenseToken"\r\n\r\n{TOKEN}\r\n' in text
+    assert 'filename="Bon %22ä%22%0D%0A.json"' in text
+    assert "filename*=UTF-8''Bon%20%22%C3%A4%22%0D%0A.json" in text
+    assert "Content-Type: application/json\r\n\r\n{}\r\n" in text
+
+
+def test_every_body_has_its_own_boundary() -> None:
+    """Two bodies for the same receipt differ in boundary, not in content."""
+    parts = {
+        "client_id": "pos-a",
+        "token": TOKEN,
+        "disposition": file_disposition("r.json"),
+        "content_type": "application/json",
+        "data": b"{}",
+    }
+    first, first_type = receipt_form(**parts)  # type: ignore[arg-type]
+    second, second_type = receipt_form(**parts)  # type: ignore[arg-type]
+    first_boundary = first_type.rpartition("=")[2].encode()
+    second_boundary = second_type.rpartition("=")[2].encode()
+    assert first_boundary != second_boundary
+    assert first.replace(first_boundary, b"B") == second.replace(second_boundary, b"B")

@@ -158,7 +158,7 @@ class CloudClient:
 
         while True:
             generation = await self._limiter.acquire()
-            form = receipt_form(
+            body, body_type = receipt_form(
                 client_id=client_id,
                 token=licence.token,
                 disposition=disposition,
@@ -167,7 +167,13 @@ class CloudClient:
             )
             retry_after: float | None = None
             try:
-                answer = await send(session, "POST", self._upload_url, data=form)
+                answer = await send(
+                    session,
+                    "POST",
+                    self._upload_url,
+                    data=body,
+                    headers={"Content-Type": body_type},
+                )
             except TransportFailure as exc:
                 status, problem = None, exc.description
                 if not exc.transient:
