@@ -6,6 +6,7 @@ import logging
 import random
 from dataclasses import dataclass
 from types import TracebackType
+from typing import NamedTuple
 
 import aiohttp
 import anyio
@@ -14,7 +15,7 @@ from yarl import URL
 
 from bulk_uploader.clock import Clock, SystemClock
 from bulk_uploader.errors import UploadFailed
-from bulk_uploader.retry import RetryPolicy, parse_retry_after
+from bulk_uploader.retry import RetryPolicy, RetryState, parse_retry_after
 from bulk_uploader.throttle import AdaptiveLimiter
 
 from ._answers import server_reason
@@ -32,6 +33,14 @@ logger = logging.getLogger(__name__)
 
 UPLOAD_PATH = "api/digitalReceipt"
 _TOKEN_REJECTED = frozenset({401, 403})
+
+
+class _Failure(NamedTuple):
+    """An attempt that may succeed when repeated."""
+
+    status: int | None
+    problem: str
+    retry_after: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,66 +174,32 @@ class CloudClient:
                 content_type=content_type,
                 data=data,
             )
-            retry_after: float | None = None
+            headers = {"Content-Type": body_type}
             try:
                 answer = await send(
-                    session,
-                    "POST",
-                    self._upload_url,
-                    data=body,
-                    headers={"Content-Type": body_type},
+                    session, "POST", self._upload_url, data=body, headers=headers
                 )
             except TransportFailure as exc:
-                status, problem = None, exc.description
                 if not exc.transient:
                     raise UploadFailed(
                         f"The upload endpoint at {self._settings.functions_host} "
-                        f"could not be reached ({problem}).",
+                        f"could not be reached ({exc.description}).",
                         permanent=False,
                     ) from exc
+                failure = _Failure(None, exc.description, None)
             else:
-                status = answer.status
                 if answer.ok:
                     self._limiter.on_success()
                     self._uploads_ok += 1
                     return
-                if status in _TOKEN_REJECTED:
-                    licence = await self._licences.replace(licence, status=status)
-                    continue
-                if status == 429:
-                    self._throttled += 1
-                    self._limiter.on_throttled(generation)
-                problem = self._problem(answer, licence)
-                if not RetryPolicy.is_retryable(status):
-                    raise UploadFailed(
-                        f"The cloud refused the receipt ({problem}).",
-                        status=status,
-                        permanent=True,
+                if answer.status in _TOKEN_REJECTED:
+                    licence = await self._licences.replace(
+                        licence, status=answer.status
                     )
-                retry_after = parse_retry_after(
-                    answer.retry_after, now=self._clock.time()
-                )
+                    continue
+                failure = self._failure(answer, licence, generation)
 
-            delay = retry.next_delay(retry_after=retry_after)
-            if delay is None:
-                raise UploadFailed(
-                    f"The receipt was not accepted after {retry.attempts} "
-                    f"attempts; the last answer was {problem}.",
-                    status=status,
-                    permanent=False,
-                )
-            self._retries += 1
-            logger.warning(
-                "upload retry: client=%s name=%r attempt=%d status=%s "
-                "delay=%.2fs reason=%s",
-                client_id,
-                name,
-                retry.attempts,
-                status,
-                delay,
-                problem,
-            )
-            await self._clock.sleep(delay)
+            await self._wait_to_retry(retry, failure, client_id=client_id, name=name)
 
     def statistics(self) -> CloudStatistics:
         """What the client did so far: calls, uploads, retries, rate, block."""
@@ -241,13 +216,55 @@ class CloudClient:
             blocked_until=self._licences.blocked_until,
         )
 
-    def _problem(self, answer: Answer, licence: StoredLicenceToken) -> str:
-        """The answer as a short phrase, with nothing secret in it."""
+    def _failure(
+        self, answer: Answer, licence: StoredLicenceToken, generation: int
+    ) -> _Failure:
+        """What a refused upload means; raises when retrying cannot help."""
+        status = answer.status
+        if status == 429:
+            self._throttled += 1
+            self._limiter.on_throttled(generation)
+
         if answer.is_redirect:
-            return (
-                f"HTTP {answer.status}, a redirect to {redirect_target(answer)}, "
-                "which is not followed with a licence token; check the "
-                "functions URL"
+            problem = (
+                f"HTTP {status}, a redirect to {redirect_target(answer)}, which "
+                "is not followed with a licence token; check the functions URL"
             )
-        hide = (licence.token, self._settings.api_key, self._settings.api_secret)
-        return f"HTTP {answer.status}: {server_reason(answer.body, hide=hide)}"
+        else:
+            hide = (licence.token, self._settings.api_key, self._settings.api_secret)
+            problem = f"HTTP {status}: {server_reason(answer.body, hide=hide)}"
+        if not RetryPolicy.is_retryable(status):
+            raise UploadFailed(
+                f"The cloud refused the receipt ({problem}).",
+                status=status,
+                permanent=True,
+            )
+
+        retry_after = parse_retry_after(answer.retry_after, now=self._clock.time())
+        return _Failure(status, problem, retry_after)
+
+    async def _wait_to_retry(
+        self, retry: RetryState, failure: _Failure, *, client_id: str, name: str
+    ) -> None:
+        """Sleep before the next attempt; raise when the retries are used up."""
+        delay = retry.next_delay(retry_after=failure.retry_after)
+        if delay is None:
+            raise UploadFailed(
+                f"The receipt was not accepted after {retry.attempts} attempts; "
+                f"the last answer was {failure.problem}.",
+                status=failure.status,
+                permanent=False,
+            )
+
+        self._retries += 1
+        logger.warning(
+            "upload retry: client=%s name=%r attempt=%d status=%s delay=%.2fs "
+            "reason=%s",
+            client_id,
+            name,
+            retry.attempts,
+            failure.status,
+            delay,
+            failure.problem,
+        )
+        await self._clock.sleep(delay)
