@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import jwt
 import pytest
@@ -137,8 +138,9 @@ def test_settings_defaults_and_repr_hide_credentials() -> None:
 )
 def test_settings_refuse_nonsense_numbers(field: str, value: float) -> None:
     """A zero pool or a negative rate is a usage error, not a hang."""
+    values: dict[str, Any] = {"api_key": "k", "api_secret": "s", field: value}
     with pytest.raises(ConfigError):
-        CloudSettings(api_key="k", api_secret="s", **{field: value})  # type: ignore[arg-type]
+        CloudSettings(**values)
 
 
 def test_stored_token_repr_hides_the_token() -> None:
@@ -204,15 +206,15 @@ def test_form_carries_fields_in_the_body_and_the_exact_name() -> None:
 
 def test_every_body_has_its_own_boundary() -> None:
     """Two bodies for the same receipt differ in boundary, not in content."""
-    parts = {
+    parts: dict[str, Any] = {
         "client_id": "pos-a",
         "token": TOKEN,
         "disposition": file_disposition("r.json"),
         "content_type": "application/json",
         "data": b"{}",
     }
-    first, first_type = receipt_form(**parts)  # type: ignore[arg-type]
-    second, second_type = receipt_form(**parts)  # type: ignore[arg-type]
+    first, first_type = receipt_form(**parts)
+    second, second_type = receipt_form(**parts)
     first_boundary = first_type.rpartition("=")[2].encode()
     second_boundary = second_type.rpartition("=")[2].encode()
     assert first_boundary != second_boundary
