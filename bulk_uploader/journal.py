@@ -449,6 +449,29 @@ class Journal:
             ),
         )
 
+    def load_licence_block(self) -> tuple[int, float] | None:
+        """The status and end of the last licence block an earlier run met."""
+        rows = dict(
+            self._conn.execute(
+                "SELECT key, value FROM meta WHERE key IN "
+                "('licence_block_status', 'licence_block_until')"
+            ).fetchall()
+        )
+        if len(rows) != 2:
+            return None
+        return int(rows["licence_block_status"]), float(rows["licence_block_until"])
+
+    def save_licence_block(self, *, status: int, until: float) -> None:
+        """Remember that the licence endpoint blocked us until ``until``."""
+        self._conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [
+                ("licence_block_status", str(status)),
+                ("licence_block_until", repr(until)),
+            ],
+        )
+
     def licence_tokens(self) -> list[tuple[str, str, float, float]]:
         """Client, licence, expiry and fetch time of every stored token."""
         rows: Sequence[tuple[str, str, float, float]] = self._conn.execute(

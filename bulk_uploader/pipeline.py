@@ -179,16 +179,32 @@ async def run_upload(
             triage = Triage(settings, journal)
             journal.start_run()
             async with CloudClient(settings.cloud, token_store=journal) as cloud:
+                block = journal.load_licence_block()
+                if block is not None:
+                    cloud.carry_over_licence_block(status=block[0], until=block[1])
                 await cloud.logon()
                 run = _Run(
                     settings, source, journal, cloud, progress, failure_log, triage
                 )
                 summary = await run.execute(handle_signals=handle_signals)
+                _remember_licence_block(journal, cloud)
             journal.finish_run(summary.outcome, summary.to_dict())
     finally:
         failure_log.close()
         progress.close()
     return summary
+
+
+# When the licence endpoint blocks without saying for how long, the next
+# runs leave it alone for this long.
+UNKNOWN_BLOCK_SECONDS = 3600.0
+
+
+def _remember_licence_block(journal: Journal, cloud: CloudClient) -> None:
+    stats = cloud.statistics()
+    if stats.blocked and stats.blocked_status is not None:
+        until = stats.blocked_until or time.time() + UNKNOWN_BLOCK_SECONDS
+        journal.save_licence_block(status=stats.blocked_status, until=until)
 
 
 class _Run:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -172,7 +173,8 @@ class RunSummary:
         if self.deferred:
             lines.append(
                 f"  deferred   {self.deferred:>10,}  (no licence token: the "
-                "licence endpoint blocked us; they go out on the next run)"
+                f"licence endpoint blocked us{self._block_end()}; a run after "
+                "that sends them)"
             )
         lines.append(
             f"  licence calls {self.licence_calls:,}, retries {self.retries:,}, "
@@ -191,6 +193,14 @@ class RunSummary:
         if self.failures_file and (self.failed or self.deferred or self.failed_before):
             lines.append(f"  every failure is listed in {self.failures_file}")
         return "\n".join(lines)
+
+    def _block_end(self) -> str:
+        if self.licence_blocked_until is None:
+            return ""
+        when = time.strftime(
+            "%Y-%m-%d %H:%M", time.localtime(self.licence_blocked_until)
+        )
+        return f" until {when}"
 
 
 class FailureLog:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+import time
 import zipfile
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from helpers import settings_for
 
 from bulk_uploader.errors import AuthenticationError
+from bulk_uploader.journal import Journal
 from bulk_uploader.pipeline import run_upload
 from bulk_uploader.samples import SampleSet, write_sample_set
 from bulk_uploader.settings import Shard
@@ -68,35 +70,44 @@ async def test_moved_and_renamed_archives_are_not_sent_again(
 async def test_blocked_licence_endpoint_defers_clients_to_the_next_run(
     samples: SampleSet, tmp_path: Path
 ) -> None:
-    """After a 429 from licensing/token no more licence calls; the rest is deferred."""
+    """After a 429 no more licence calls, in this run and until the block ends."""
     config = SimulatorConfig(licence_limit=3, licence_window=3600, block_duration=3600)
+    state = tmp_path / "state.sqlite"
     async with Simulator(config) as sim:
-        settings = settings_for(sim.url, samples, tmp_path / "state.sqlite")
+        settings = settings_for(sim.url, samples, state)
         first = await run_upload(settings)
         after_first = sim.stats()
 
-        sim.reset()  # the cooling-off period is over
-        second = await run_upload(settings)
-        after_second = sim.stats()
+        too_soon = await run_upload(settings)
+        after_too_soon = sim.stats()
+
+        # The hour has passed, and the cloud has forgotten the block.
+        with Journal(state) as journal:
+            journal.save_licence_block(status=429, until=time.time() - 1)
+        sim.reset()
+        sim.config.licence_limit = 100
+        later = await run_upload(settings)
+        after_later = sim.stats()
 
     licence_statuses = after_first.calls["licence"]
-    assert licence_statuses.get(429) == 1, "exactly one call may hit the block"
-    assert sum(licence_statuses.values()) == 4
+    assert licence_statuses == {200: 3, 429: 1}, "no call after the first 429"
     assert first.deferred > 0
     assert first.exit_code == 4
-    assert (
-        any("blocked" in reason for reason, _ in first.top_reasons) or first.failed == 0
-    )
+    assert "blocked" in first.render()
     assert sum(after_first.receipts.values()) == first.uploaded
 
-    assert second.exit_code == 0
-    assert second.uploaded == first.deferred
+    assert after_too_soon.calls["licence"] == licence_statuses
+    assert too_soon.deferred == first.deferred
+    assert too_soon.exit_code == 4
+
+    assert later.exit_code == 0
+    assert later.uploaded == first.deferred
+    assert sum(after_later.licence_calls.values()) == len(samples.clients) - 3
     total = {
-        c: after_first.receipts.get(c, 0) + after_second.receipts.get(c, 0)
+        c: after_first.receipts.get(c, 0) + after_later.receipts.get(c, 0)
         for c in samples.clients
     }
     assert total == samples.per_client
-    assert sum(after_second.licence_calls.values()) == len(samples.clients) - 3
 
 
 async def test_permanent_failures_wait_for_retry_failed(

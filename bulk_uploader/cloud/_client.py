@@ -51,7 +51,8 @@ class CloudStatistics:
     the extra attempts, ``throttled`` the 429 answers to uploads.
     ``current_rate`` is the upload limit in requests per second (``None``:
     unlimited). ``blocked`` says whether the licence endpoint blocked us,
-    ``blocked_until`` when it said the block ends (Unix time), if it did.
+    ``blocked_until`` when it said the block ends (Unix time), if it did,
+    and ``blocked_status`` with which status (429 or 403).
     """
 
     logons: int
@@ -64,6 +65,7 @@ class CloudStatistics:
     current_rate: float | None
     blocked: bool
     blocked_until: float | None
+    blocked_status: int | None = None
 
 
 class CloudClient:
@@ -141,6 +143,10 @@ class CloudClient:
         """Log on with the key and secret; ``AuthenticationError`` if refused."""
         await self._auth.token()
 
+    def carry_over_licence_block(self, *, status: int, until: float) -> None:
+        """Make no licence call before ``until``: an earlier run was blocked."""
+        self._licences.carry_over_block(status=status, until=until)
+
     def cached_licence(
         self, client_id: str, license_id: str
     ) -> StoredLicenceToken | None:
@@ -214,6 +220,7 @@ class CloudClient:
             current_rate=self._limiter.rate,
             blocked=self._licences.blocked,
             blocked_until=self._licences.blocked_until,
+            blocked_status=self._licences.blocked_status,
         )
 
     def _failure(
@@ -257,7 +264,9 @@ class CloudClient:
             )
 
         self._retries += 1
-        logger.warning(
+        # INFO, not WARNING: a run of a million receipts meets thousands of
+        # passing faults; the summary counts them, -v shows each one.
+        logger.info(
             "upload retry: client=%s name=%r attempt=%d status=%s delay=%.2fs "
             "reason=%s",
             client_id,

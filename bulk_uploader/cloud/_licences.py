@@ -118,9 +118,25 @@ class LicenceTokens:
         return self._halt is not None and self._halt.blocked
 
     @property
+    def blocked_status(self) -> int | None:
+        """The status the licence endpoint blocked us with, if it did."""
+        return (
+            self._halt.status if self._halt is not None and self._halt.blocked else None
+        )
+
+    @property
     def blocked_until(self) -> float | None:
         """When the block is said to end (Unix time), if the endpoint said."""
         return self._halt.retry_at if self._halt is not None else None
+
+    def carry_over_block(self, *, status: int, until: float) -> None:
+        """Honour a block an earlier run was told of: no licence call before ``until``.
+
+        A block lasts longer than one run; a nightly job that knocks again
+        the next hour only makes it worse.
+        """
+        if until > self._clock.time():
+            self._halt = _Halt(status, blocked=True, retry_at=until)
 
     def cached(self, client_id: str, license_id: str) -> StoredLicenceToken | None:
         """The pair's token if it is outside the refresh margin; no network."""
