@@ -212,3 +212,14 @@ def test_totals_per_client_and_failures(tmp_path: Path) -> None:
     ]
     assert sorted(f.key.name for f in failures) == ["b.json", "c.json"]
     assert [f.key.name for f in permanent] == ["b.json"]
+
+
+def test_licence_block_is_remembered(tmp_path: Path) -> None:
+    """A block one run met is read back by the next, the newest winning."""
+    path = tmp_path / "state.sqlite"
+    with Journal(path) as journal:
+        assert journal.load_licence_block() is None
+        journal.save_licence_block(status=429, until=1000.5)
+        journal.save_licence_block(status=403, until=2000.25)
+    with Journal(path) as journal:
+        assert journal.load_licence_block() == (403, 2000.25)
