@@ -44,7 +44,7 @@ async def test_faults_and_drops_lose_nothing_and_duplicate_nothing(
     )
     names = {f"pos-{n % 10}/r-{n:04d}.json": f"pos-{n % 10}" for n in range(300)}
     clock = FakeClock(start=time.time())
-    caplog.set_level(logging.WARNING, logger="bulk_uploader")
+    caplog.set_level(logging.INFO, logger="bulk_uploader")
     async with Simulator(config) as sim:
         settings = settings_for(sim.url, max_attempts=30)
         async with CloudClient(
@@ -65,7 +65,8 @@ async def test_faults_and_drops_lose_nothing_and_duplicate_nothing(
     assert statistics.retries == stats.total("upload") - 300
     retry_lines = [r for r in caplog.records if "upload retry:" in r.getMessage()]
     assert len(retry_lines) == statistics.retries
-    assert all(r.levelno == logging.WARNING for r in retry_lines)
+    # Routine retries are INFO: a long run meets thousands of them.
+    assert all(r.levelno == logging.INFO for r in retry_lines)
     # The waits happened on the fake clock: the test did not sleep through them.
     assert len(clock.sleeps) >= statistics.retries
 
