@@ -34,6 +34,7 @@ __all__ = [
     "copy_state",
     "curl_run",
     "raw_run",
+    "scratch",
     "sequential_run",
     "uploader_argv",
     "uploader_run",

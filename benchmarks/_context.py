@@ -26,15 +26,14 @@ class Context:
     server: SimulatorProcess
     clients: Clients
     results: Results
+    # This invocation's own folder for journals: invocations may run side by
+    # side in one tree, and a journal holds tokens of one simulator only.
+    scratch_root: Path
     warm_state: Path | None = None
 
     @property
     def data(self) -> Path:
         return self.options.out / "data"
-
-    @property
-    def scratch_root(self) -> Path:
-        return self.options.out / "runs"
 
     def say(self, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
@@ -82,6 +81,12 @@ class Context:
                 timeout=self.timeout(receipts.count),
                 rate=rate,
                 on_tick=on_tick,
+            )
+        if not cold and run.licence_calls():
+            self.results.notes.append(
+                f"Part {part}: the uploader made {run.licence_calls()} licence "
+                "calls although its journal held a token for every client "
+                f"(uploads answered 401: {run.upload_calls('401')})."
             )
         return self.keep(part, run)
 

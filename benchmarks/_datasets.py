@@ -9,6 +9,7 @@ under ``benchmarks/out/data`` and reused by later invocations.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import uuid
 import zipfile
@@ -52,11 +53,13 @@ def make_clients(root: Path, count: int) -> Clients:
     )
     root.mkdir(parents=True, exist_ok=True)
     path = root / f"clients-{count}.csv"
-    path.write_text(
+    draft = path.with_name(f"{path.name}.{os.getpid()}")
+    draft.write_text(
         "uniqueClientId,accessLicenseId\n"
         + "".join(f"{c},{lic}\n" for c, lic in zip(ids, licences, strict=True)),
         encoding="utf-8",
     )
+    draft.replace(path)
     return Clients(ids, licences, path)
 
 
@@ -84,7 +87,7 @@ def folder_set(root: Path, name: str, count: int, clients: Clients) -> ReceiptSe
     """``root/name-count/<uniqueClientId>/<name>-<n>.json``, clients in turn."""
     folder = root / f"{name}-{count}"
 
-    def write() -> int:
+    def write(folder: Path) -> int:
         for client_id in clients.ids:
             (folder / client_id).mkdir(parents=True, exist_ok=True)
         total = 0
@@ -103,7 +106,7 @@ def zip_set(root: Path, name: str, count: int, clients: Clients) -> ReceiptSet:
     """Zip files of up to 10,000 receipts each, ``<uniqueClientId>/...`` inside."""
     folder = root / name
 
-    def write() -> int:
+    def write(folder: Path) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         total = 0
         for first in range(0, count, _ZIP_MEMBERS):
@@ -120,17 +123,42 @@ def zip_set(root: Path, name: str, count: int, clients: Clients) -> ReceiptSet:
     return ReceiptSet(tuple(sorted(folder.glob("*.zip"))), count, total)
 
 
-def _cached(folder: Path, count: int, clients: int, write: Callable[[], int]) -> int:
-    """Reuse ``folder`` if it was completed with the same parameters."""
+def _cached(
+    folder: Path, count: int, clients: int, write: Callable[[Path], int]
+) -> int:
+    """Reuse ``folder`` if it was completed with the same parameters.
+
+    A new set is written under a name of this process and renamed when
+    complete, so an invocation running beside this one never reads half a set.
+    """
     # Beside the folder, not in it: the uploader would take it for a receipt.
     marker = folder.with_name(folder.name + _COMPLETE)
     wanted = {"format": _FORMAT, "count": count, "clients": clients}
-    if marker.exists():
-        found = json.loads(marker.read_text())
-        if {k: found.get(k) for k in wanted} == wanted:
-            return int(found["bytes"])
-    if folder.exists():
-        shutil.rmtree(folder)
-    total = write()
-    marker.write_text(json.dumps({**wanted, "bytes": total}))
+    found = _completed(marker, wanted)
+    if found is not None:
+        return found
+
+    draft = folder.with_name(f"{folder.name}.draft-{os.getpid()}")
+    shutil.rmtree(draft, ignore_errors=True)
+    total = write(draft)
+    found = _completed(marker, wanted)
+    if found is not None:
+        # Another invocation finished the same set first: use theirs.
+        shutil.rmtree(draft)
+        return found
+    shutil.rmtree(folder, ignore_errors=True)
+    draft.rename(folder)
+    note = marker.with_name(f"{marker.name}.{os.getpid()}")
+    note.write_text(json.dumps({**wanted, "bytes": total}))
+    note.replace(marker)
     return total
+
+
+def _completed(marker: Path, wanted: dict[str, int]) -> int | None:
+    try:
+        found = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return None
+    if {key: found.get(key) for key in wanted} != wanted:
+        return None
+    return int(found["bytes"])

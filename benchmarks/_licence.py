@@ -23,9 +23,7 @@ def licence_part(ctx: Context) -> None:
     ctx.say(f"6. licence calls: two runs over {clients} clients")
     # One receipt per client, named apart from every other set.
     receipts = folder_set(ctx.data, "warm", clients, ctx.clients)
-    state = ctx.options.out / "state-warm.sqlite"
-    for path in state.parent.glob(state.name + "*"):
-        path.unlink()
+    state = ctx.scratch_root / "warm.sqlite"
     ctx.server.configure(latency=0.0, latency_jitter=0.0, upload_rate_limit=None)
 
     runs = []

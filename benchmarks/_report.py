@@ -42,7 +42,7 @@ def machine() -> dict[str, object]:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "os": platform.platform(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
-        "curl": _first_line(["curl", "--version"]),
+        "curl": " ".join(_first_line(["curl", "--version"]).split()[:2]),
         "commit": _first_line(["git", "describe", "--always", "--dirty"]),
         "libraries": versions,
     }

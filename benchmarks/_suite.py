@@ -8,6 +8,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from ._chart import draw_rate_chart
+from ._contenders import scratch
 from ._context import Context
 from ._datasets import make_clients
 from ._licence import licence_part
@@ -36,9 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     facts = machine()
     results = Results()
     began = time.monotonic()
-    with SimulatorProcess() as server:
-        ctx = Context(options, server, make_clients(options.out / "data",
-                                                    options.clients), results)
+    clients = make_clients(options.out / "data", options.clients)
+    with SimulatorProcess() as server, scratch(options.out / "runs") as folder:
+        ctx = Context(options, server, clients, results, folder)
         ctx.say(f"simulator at {server.url} (pid {server.pid})")
         # Every other part starts from the journal the licence runs leave.
         wanted = ["licence", *(p for p in options.parts if p != "licence")]
