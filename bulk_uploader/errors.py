@@ -8,6 +8,10 @@
     ├── JournalError                  the state file
     │   └── JournalLocked             exit 2: another run holds the state file
     └── CloudError                    anything the cloud answered or failed to
+        ├── CloudUnavailable          exit 6: the cloud cannot be reached, or
+        │                             keeps failing; the next run continues
+        ├── UploadNotStarted          a stop was asked for before this upload's
+        │                             request went out; the next run sends it
         ├── AuthenticationError       exit 3: key or secret refused
         ├── LicenceUnavailable        no licence token for one client
         │   └── LicenceBlocked        exit 4: the licence endpoint blocked us
@@ -28,10 +32,12 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_TIME_LIMIT",
+    "EXIT_UNAVAILABLE",
     "EXIT_USAGE",
     "AuthenticationError",
     "BulkUploaderError",
     "CloudError",
+    "CloudUnavailable",
     "ConfigError",
     "JournalError",
     "JournalLocked",
@@ -41,6 +47,7 @@ __all__ = [
     "SourceError",
     "UnreadableReceipt",
     "UploadFailed",
+    "UploadNotStarted",
 ]
 
 EXIT_OK = 0
@@ -49,6 +56,7 @@ EXIT_USAGE = 2
 EXIT_AUTH = 3
 EXIT_BLOCKED = 4
 EXIT_TIME_LIMIT = 5
+EXIT_UNAVAILABLE = 6
 EXIT_INTERRUPTED = 130
 
 
@@ -97,6 +105,16 @@ class JournalLocked(JournalError):
 
 class CloudError(BulkUploaderError):
     """The cloud refused a request, or could not be reached."""
+
+
+class CloudUnavailable(CloudError):
+    """The cloud cannot be reached, or keeps failing: stop, try again later."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+class UploadNotStarted(CloudError):
+    """The run is stopping: this upload was not sent, the next run sends it."""
 
 
 class AuthenticationError(CloudError):
