@@ -30,7 +30,7 @@ from bulk_uploader.errors import (
     BulkUploaderError,
 )
 from bulk_uploader.journal import Journal, default_state_path
-from bulk_uploader.logs import setup_logging
+from bulk_uploader.logs import RedactingFilter, setup_logging
 from bulk_uploader.report import format_bytes
 
 __all__ = ["main"]
@@ -43,6 +43,7 @@ exit codes:
   3    authentication failed (API key or secret refused)
   4    licence endpoint blocked us; some clients were deferred to the next run
   5    stopped by --max-duration; the next run continues
+  6    the cloud could not be reached, or kept failing; the next run continues
   130  interrupted (Ctrl-C or SIGTERM); the next run continues
 """
 
@@ -150,9 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbosity = -1 if args.quiet else args.verbose
     secrets = [os.environ.get(ENV_API_SECRET, "")]
     try:
-        setup_logging(verbosity=verbosity, log_file=args.log_file, secrets=secrets)
+        redactor = setup_logging(
+            verbosity=verbosity, log_file=args.log_file, secrets=secrets
+        )
         if args.command == "upload":
-            return _upload(args)
+            return _upload(args, redactor)
         if args.command == "demo":
             from bulk_uploader.demo import run_demo
 
@@ -177,16 +180,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
-def _upload(args: argparse.Namespace) -> int:
+def _upload(args: argparse.Namespace, redactor: RedactingFilter) -> int:
     from bulk_uploader.pipeline import run_upload
 
     if args.quiet:
         args.progress = "none"
     settings = settings_from_arguments(args)
+    # The secret may come from a file or the config, not only the environment.
+    redactor.add_secrets([settings.cloud.api_secret, settings.cloud.api_key])
     summary = anyio.run(run_upload, settings)
     print(summary.render())
-    if settings.report is not None:
-        summary.write_json(settings.report)
     return summary.exit_code
 
 

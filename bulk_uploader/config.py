@@ -46,6 +46,7 @@ ENV_API_SECRET = "RETAILFORCE_API_SECRET"  # noqa: S105 - a variable name
 ENV_API_URL = "RETAILFORCE_API_URL"
 ENV_FUNCTIONS_URL = "RETAILFORCE_FUNCTIONS_URL"
 MAX_CONCURRENCY = 512
+MAX_SIZE = 2 * 1024**3
 _ARCHIVE_SUFFIXES = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz"}
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$", re.IGNORECASE)
@@ -77,9 +78,12 @@ def parse_size(text: object) -> int:
         if not match:
             raise ValueError(f"{text!r} is not a size (like 10MB or 512KB)")
         unit = (match.group(2) or "b")[0].lower()
-        size = int(float(match.group(1)) * 1024 ** "bkmg".index(unit))
+        number = float(match.group(1)) * 1024 ** "bkmg".index(unit)
+        size = int(number) if math.isfinite(number) else MAX_SIZE + 1
     if size <= 0:
         raise ValueError(f"{text!r} must be more than zero")
+    if size > MAX_SIZE:
+        raise ValueError(f"{text!r} is more than the largest allowed, 2GB")
     return size
 
 
@@ -412,7 +416,22 @@ def _read_config_file(path: Path, warn: Callable[[str], None]) -> dict[str, Any]
             f"restrict it with: chmod 600 {path}"
         )
     if "sources" in data:
-        data["sources"] = _globs(data["sources"])
+        try:
+            data["sources"] = _globs(data["sources"])
+        except ValueError:
+            raise ConfigError(
+                f"sources in {path}: a path or a list of paths, like "
+                '["/data/exports", "/data/day-01.zip"].'
+            ) from None
+    if "dry_run" in data and not isinstance(data["dry_run"], bool):
+        raise ConfigError(
+            f"dry_run in {path}: write true or false, not {data['dry_run']!r}."
+        )
+    if "retry_failed" in data and not isinstance(data["retry_failed"], bool | str):
+        raise ConfigError(
+            f"retry_failed in {path}: write true, false or the path of a "
+            f"--failures file, not {data['retry_failed']!r}."
+        )
     # Paths in the file mean what they say where the file lies, not where
     # the command happens to be run from (cron's working folder is /).
     path_keys = {o.key for o in UPLOAD_OPTIONS if o.is_path} | {"sources"}
@@ -522,6 +541,11 @@ def _read_secret_file(path: Path) -> str:
         raise ConfigError(
             f"--api-secret-file: cannot read {path}: {exc.strerror}."
         ) from exc
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"--api-secret-file: {path} is not UTF-8 text; it should hold the "
+            "secret on its first line."
+        ) from None
     secret = lines[0].strip() if lines else ""
     if not secret:
         raise ConfigError(f"--api-secret-file: {path} is empty.")

@@ -163,14 +163,13 @@ class Journal:
         self.close()
 
     def open(self) -> None:
-        """Take the lock, create the file if needed (owner-only), set up tables."""
-        if self._read_only:
-            if not self.path.exists():
-                raise JournalError(
-                    f"No state file at {self.path}: nothing has been uploaded "
-                    "with it yet. Pass --state to name another one."
-                )
-        else:
+        """Take the lock, create the file if needed (owner-only), set up tables.
+
+        A file that is not ours (another program's SQLite database, a text
+        file, a device) is refused before anything is written to it.
+        """
+        self._refuse_odd_paths()
+        if not self._read_only:
             self._create_private_file()
             self._take_lock()
 
@@ -178,17 +177,59 @@ class Journal:
             mode = "ro" if self._read_only else "rwc"
             uri = f"{self.path.resolve().as_uri()}?mode={mode}"
             self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
+            self._check_ours()
             if not self._read_only:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.executescript(_SCHEMA)
                 self._check_schema_version()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, JournalError) as exc:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            if self._lock_file is not None:
+                # The file is not ours: leave nothing of ours beside it.
+                with contextlib.suppress(OSError):
+                    self._lock_path.unlink()
             self._release_lock()
+            if isinstance(exc, JournalError):
+                raise
             raise JournalError(
                 f"The state file {self.path} cannot be used: {exc}. If it is not "
                 "a bulk-uploader state file, pass --state to name another one."
             ) from exc
+
+    def _refuse_odd_paths(self) -> None:
+        if not self.path.exists():
+            if self._read_only:
+                raise JournalError(
+                    f"No state file at {self.path}: nothing has been uploaded "
+                    "with it yet. Pass --state to name another one."
+                )
+            return
+        if not self.path.is_file():
+            raise JournalError(
+                f"--state {self.path} is not a regular file. Name a file "
+                "(it is created if missing)."
+            )
+        mode = self.path.stat().st_mode
+        if not self._read_only and mode & 0o077:
+            # It holds licence tokens: nobody but its owner may read it.
+            with contextlib.suppress(OSError):
+                os.chmod(self.path, 0o600)
+
+    def _check_ours(self) -> None:
+        tables = {
+            row[0]
+            for row in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            )
+        }
+        if tables and not {"meta", "receipts", "licence_tokens"} <= tables:
+            raise JournalError(
+                f"The state file {self.path} is a SQLite database of another "
+                "program; it was left as it was. Pass --state to name another file."
+            )
 
     def close(self) -> None:
         """Commit what is pending and release the file."""
@@ -213,7 +254,7 @@ class Journal:
             ) from exc
 
     def _take_lock(self) -> None:
-        lock_path = self.path.with_name(self.path.name + ".lock")
+        lock_path = self._lock_path
         lock_file = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -230,6 +271,10 @@ class Journal:
         lock_file.write(f"process {os.getpid()}\n")
         lock_file.flush()
         self._lock_file = lock_file
+
+    @property
+    def _lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
 
     def _release_lock(self) -> None:
         if self._lock_file is not None:

@@ -14,6 +14,8 @@ import os
 import re
 from collections.abc import Iterable
 
+from bulk_uploader.errors import ConfigError
+
 __all__ = ["RedactingFilter", "redact", "setup_logging"]
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
@@ -35,7 +37,14 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self._secrets = tuple(s for s in secrets if s)
+        self._secrets: tuple[str, ...] = ()
+        self.add_secrets(secrets)
+
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        """Scrub these too, from now on (secrets learnt after start-up)."""
+        # Very short strings would scrub ordinary words; real keys are long.
+        fresh = {s for s in secrets if s and len(s) >= 6}
+        self._secrets = tuple(sorted(set(self._secrets) | fresh, key=len, reverse=True))
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -55,7 +64,7 @@ class RedactingFilter(logging.Filter):
 
 def setup_logging(
     *, verbosity: int, log_file: str | None, secrets: Iterable[str] = ()
-) -> None:
+) -> RedactingFilter:
     """Console at WARNING (``-v`` INFO, ``-vv`` DEBUG, ``-q`` ERROR), file at DEBUG."""
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
         max(-1, min(verbosity, 2)), logging.DEBUG
@@ -73,9 +82,14 @@ def setup_logging(
     root.addHandler(console)
 
     if log_file:
-        fd = os.open(log_file, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
-        os.close(fd)
-        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        try:
+            fd = os.open(log_file, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+            os.close(fd)
+            file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"--log-file {log_file}: cannot write it: {exc.strerror}."
+            ) from exc
         file_handler.setLevel(logging.DEBUG)
         file_handler.setFormatter(logging.Formatter(LOG_FORMAT))
         file_handler.addFilter(redactor)
@@ -84,3 +98,4 @@ def setup_logging(
     # aiohttp's access and client loggers say nothing a user needs at DEBUG
     # and would drown the run's own lines.
     logging.getLogger("aiohttp").setLevel(max(level, logging.INFO))
+    return redactor

@@ -35,10 +35,17 @@ from bulk_uploader.errors import (
     LicenceUnavailable,
     UnreadableReceipt,
     UploadFailed,
+    UploadNotStarted,
 )
 from bulk_uploader.journal import Journal, Outcome, ReceiptKey
 from bulk_uploader.progress import Progress, make_progress
-from bulk_uploader.report import FailureLog, RunCounters, RunSummary, read_failure_keys
+from bulk_uploader.report import (
+    FailureLog,
+    RunCounters,
+    RunSummary,
+    check_writable,
+    read_failure_keys,
+)
 from bulk_uploader.scheduler import ClientScheduler
 from bulk_uploader.settings import Shard, UploadSettings
 from bulk_uploader.sources import Receipt, ReceiptSource, Skipped, SourceItem, Unusable
@@ -53,6 +60,10 @@ READ_BATCH_BYTES = 8 * 1024 * 1024
 # over after this long even when it is not full.
 READ_BATCH_SECONDS = 0.05
 TICK_SECONDS = 0.25
+# How many bytes of receipts wait in the scheduler at most: enough for a
+# look-ahead over many clients, little enough that large receipts at a slow
+# rate do not fill memory.
+SCHEDULER_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -66,6 +77,10 @@ class Prepared:
     @property
     def client_key(self) -> tuple[str, str]:
         return self.receipt.client_id, self.receipt.license_id
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
 
     @property
     def key(self) -> ReceiptKey:
@@ -103,6 +118,11 @@ def read_prepared(items: Iterator[SourceItem]) -> list[ReadItem]:
 
 
 Decision = Literal["send", "done", "failed-before", "other-shard"]
+StopReason = Literal["interrupted", "time-limit", "cloud-unavailable"]
+# When this many uploads in a row (and at least twice the concurrency) fail
+# for a passing reason after all their retries, the cloud is down: the run
+# stops instead of spending hours on retry budgets, and the next run goes on.
+OUTAGE_MIN_FAILURES = 20
 
 
 class Triage:
@@ -156,27 +176,47 @@ async def run_upload(
 ) -> RunSummary:
     """Upload every receipt of ``settings.sources``; return the run's summary.
 
-    Raises ``ConfigError``, ``ManifestError``, ``JournalError`` or
-    ``AuthenticationError`` before the first upload when the run cannot
-    start. Receipts that fail are counted in the summary, not raised.
+    Raises ``ConfigError``, ``ManifestError``, ``JournalError``,
+    ``AuthenticationError`` or ``CloudUnavailable`` before the first upload
+    when the run cannot start. Receipts that fail are counted in the
+    summary, not raised. ``settings.report``, if given, receives the summary
+    as JSON.
     """
     from bulk_uploader.plan import plan_upload
 
     source = ReceiptSource(settings.sources, settings.source_options)
+    if settings.report is not None:
+        check_writable(settings.report, "--report")
     if progress is None:
         progress = make_progress(settings.progress, interval=settings.progress_interval)
-    if settings.dry_run:
-        try:
-            return await plan_upload(settings, source, progress=progress)
-        finally:
-            progress.close()
-
-    failure_log = FailureLog(settings.failures)
     try:
-        with Journal(settings.state) as journal:
-            # Reads a --retry-failed file: a bad one stops the run here,
-            # before the logon.
-            triage = Triage(settings, journal)
+        if settings.dry_run:
+            summary = await plan_upload(settings, source, progress=progress)
+        else:
+            summary = await _upload(settings, source, progress, handle_signals)
+    finally:
+        progress.close()
+
+    if settings.report is not None:
+        try:
+            summary.write_json(settings.report)
+        except OSError as exc:
+            logger.error("could not write the report %s: %s", settings.report, exc)
+    return summary
+
+
+async def _upload(
+    settings: UploadSettings,
+    source: ReceiptSource,
+    progress: Progress,
+    handle_signals: bool,
+) -> RunSummary:
+    with Journal(settings.state) as journal:
+        # A bad --retry-failed file stops the run here, before the logon;
+        # it is read before --failures, which may name the same file,
+        # starts it anew.
+        triage = Triage(settings, journal)
+        with FailureLog(settings.failures) as failure_log:
             journal.start_run()
             async with CloudClient(settings.cloud, token_store=journal) as cloud:
                 block = journal.load_licence_block()
@@ -188,10 +228,7 @@ async def run_upload(
                 )
                 summary = await run.execute(handle_signals=handle_signals)
                 _remember_licence_block(journal, cloud)
-            journal.finish_run(summary.outcome, summary.to_dict())
-    finally:
-        failure_log.close()
-        progress.close()
+        journal.finish_run(summary.outcome, summary.to_dict())
     return summary
 
 
@@ -230,11 +267,16 @@ class _Run:
         self.counters = RunCounters()
         self._scheduler: ClientScheduler[Prepared] = ClientScheduler(
             max(1024, 32 * settings.cloud.concurrency),
+            max_bytes=SCHEDULER_BYTES,
             has_licence=lambda client, licence: (
                 cloud.cached_licence(client, licence) is not None
             ),
         )
-        self._stop_reason: Literal["interrupted", "time-limit"] | None = None
+        self._stop_reason: StopReason | None = None
+        self._failures_in_a_row = 0
+        self._outage_threshold = max(
+            OUTAGE_MIN_FAILURES, 2 * settings.cloud.concurrency
+        )
         self._feed_scope = anyio.CancelScope()
         self._work_scope = anyio.CancelScope()
         self._task_group: anyio.abc.TaskGroup | None = None
@@ -275,13 +317,14 @@ class _Run:
 
     # -- stopping ------------------------------------------------------------
 
-    def request_stop(self, reason: Literal["interrupted", "time-limit"]) -> None:
+    def request_stop(self, reason: StopReason) -> None:
         """Stop handing out work; a second request cancels uploads in flight."""
         if self._stop_reason is not None:
             self._work_scope.cancel()
             return
         self._stop_reason = reason
         self._scheduler.stop()
+        self._cloud.stop_new_requests()
         self._feed_scope.cancel()
         if self._task_group is not None:
             self._task_group.start_soon(self._grace_deadline)
@@ -419,6 +462,8 @@ class _Run:
                 name=receipt.name,
                 data=prepared.data,
             )
+        except UploadNotStarted:
+            return  # the run is stopping; the next run sends it
         except LicenceBlocked as exc:
             self._record(prepared, "deferred", reason=exc.message)
         except LicenceUnavailable as exc:
@@ -431,8 +476,22 @@ class _Run:
                 permanent=exc.permanent,
                 http_status=exc.status,
             )
+            if not exc.permanent:
+                self._count_passing_failure()
+            return
         else:
             self._record(prepared, "uploaded")
+        self._failures_in_a_row = 0
+
+    def _count_passing_failure(self) -> None:
+        self._failures_in_a_row += 1
+        if self._failures_in_a_row == self._outage_threshold:
+            self._progress.write(
+                f"{self._failures_in_a_row} uploads in a row failed after all "
+                "their retries: the cloud seems to be down. Stopping; the next "
+                "run sends what is left."
+            )
+            self.request_stop("cloud-unavailable")
 
     def _record(
         self,

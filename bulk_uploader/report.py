@@ -16,6 +16,8 @@ from bulk_uploader.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TIME_LIMIT,
+    EXIT_UNAVAILABLE,
+    ConfigError,
 )
 
 __all__ = ["FailureLog", "RunCounters", "RunSummary", "format_bytes", "format_duration"]
@@ -111,6 +113,8 @@ class RunSummary:
             return EXIT_OK
         if self.outcome == "interrupted":
             return EXIT_INTERRUPTED
+        if self.outcome == "cloud-unavailable":
+            return EXIT_UNAVAILABLE
         if self.deferred:
             return EXIT_BLOCKED
         if self.failed or self.failed_before:
@@ -145,6 +149,8 @@ class RunSummary:
             "run the same command again to send the rest.",
             "time-limit": "Stopped at --max-duration; "
             "run the same command again to send the rest.",
+            "cloud-unavailable": "Stopped early: the cloud kept failing. Run the "
+            "same command again later to send the rest.",
         }.get(self.outcome, self.outcome)
         rate = (
             f"{self.throughput:,.1f} receipts/s, "
@@ -168,7 +174,7 @@ class RunSummary:
         if self.failed_before:
             lines.append(
                 f"  not retried {self.failed_before:>9,}  (failed permanently "
-                "before; add --retry-failed to try again)"
+                "in an earlier run; --retry-failed sends them again)"
             )
         if self.deferred:
             lines.append(
@@ -214,7 +220,18 @@ class FailureLog:
         self.path = path
         self._file: TextIO | None = None
         if path is not None:
-            self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115
+            try:
+                self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115
+            except OSError as exc:
+                raise ConfigError(
+                    f"--failures: cannot write {path}: {exc.strerror}."
+                ) from exc
+
+    def __enter__(self) -> FailureLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def write(
         self,
@@ -246,9 +263,22 @@ class FailureLog:
             self._file = None
 
 
+def check_writable(path: str | os.PathLike[str], option: str) -> None:
+    """Refuse, before a long run, an output file that could not be written."""
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"{option} {target}: that is a folder; name a file.")
+    folder = target.parent
+    if not folder.is_dir():
+        raise ConfigError(f"{option} {target}: the folder {folder} does not exist.")
+    if not os.access(folder, os.W_OK) or (
+        target.exists() and not os.access(target, os.W_OK)
+    ):
+        raise ConfigError(f"{option} {target}: not writable.")
+
+
 def read_failure_keys(path: str | os.PathLike[str]) -> set[tuple[str, str, str]]:
     """The (client, name, sha256) of every line of a ``--failures`` file."""
-    from bulk_uploader.errors import ConfigError
 
     keys: set[tuple[str, str, str]] = set()
     try:

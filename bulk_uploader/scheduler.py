@@ -1,6 +1,8 @@
 """Per-client queues served round-robin, so no client starves the rest.
 
-The scheduler holds a bounded number of receipts (the look-ahead window).
+The scheduler holds a bounded number of receipts (the look-ahead window),
+bounded in count and in bytes: a million tiny receipts and a few hundred
+large ones both fit in a flat amount of memory.
 Uploaders take from the clients in turn. A client whose licence token is not
 yet known sends one receipt first, the probe; the rest of its receipts wait
 until that probe has come back, so that a slow or refused licence fetch ties
@@ -26,6 +28,9 @@ class Scheduled(Protocol):
     @property
     def client_key(self) -> ClientKey: ...
 
+    @property
+    def size(self) -> int: ...
+
 
 JobT = TypeVar("JobT", bound=Scheduled)
 
@@ -34,11 +39,17 @@ class ClientScheduler(Generic[JobT]):
     """A bounded, round-robin queue of jobs keyed by (client, licence)."""
 
     def __init__(
-        self, capacity: int, *, has_licence: Callable[[str, str], bool]
+        self,
+        capacity: int,
+        *,
+        max_bytes: int,
+        has_licence: Callable[[str, str], bool],
     ) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
+        if capacity < 1 or max_bytes < 1:
+            raise ValueError("capacity and max_bytes must be at least 1")
         self._capacity = capacity
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._has_licence = has_licence
         self._queues: dict[ClientKey, deque[JobT]] = {}
         self._rotation: deque[ClientKey] = deque()
@@ -51,6 +62,11 @@ class ClientScheduler(Generic[JobT]):
 
     def __len__(self) -> int:
         return self._size
+
+    def _is_full(self) -> bool:
+        return self._size >= self._capacity or (
+            self._size > 0 and self._bytes >= self._max_bytes
+        )
 
     def _wake(self) -> None:
         self._changed.set()
@@ -66,8 +82,12 @@ class ClientScheduler(Generic[JobT]):
         return True
 
     async def put(self, job: JobT) -> None:
-        """Queue a job, waiting while the window is full."""
-        while self._size >= self._capacity and not self._stopped:
+        """Queue a job, waiting while the window is full.
+
+        A job larger than ``max_bytes`` still gets in once the window is
+        empty, so one big receipt cannot stall the run.
+        """
+        while self._is_full() and not self._stopped:
             await self._changed.wait()
         if self._stopped:
             return
@@ -78,6 +98,7 @@ class ClientScheduler(Generic[JobT]):
             queue = self._queues[key] = deque()
         queue.append(job)
         self._size += 1
+        self._bytes += job.size
         if len(queue) == 1 and self._eligible(key):
             self._rotation.append(key)
         self._wake()
@@ -98,6 +119,7 @@ class ClientScheduler(Generic[JobT]):
         queue = self._queues[key]
         job = queue.popleft()
         self._size -= 1
+        self._bytes -= job.size
         if key not in self._settled:
             self._probing.add(key)
         elif queue:

@@ -357,3 +357,71 @@ def test_empty_source_says_nothing_was_found(
     )
     assert result.returncode == 0, result.stderr
     assert "No receipts were found in the sources" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--report", "--report {path}: the folder {folder} does not exist."),
+        ("--failures", "--failures: cannot write {path}: No such file or directory."),
+        (
+            "--log-file",
+            "--log-file {path}: cannot write it: No such file or directory.",
+        ),
+    ],
+)
+def test_output_files_that_cannot_be_written_stop_the_run_first(
+    sim: SimulatorThread, samples: SampleSet, tmp_path: Path, option: str, message: str
+) -> None:
+    """An unwritable report, failures or log file is refused before any upload."""
+    before = sim.stats().total("upload")
+    path = tmp_path / "missing-folder" / "out.json"
+    code, _, err = upload(sim, samples, tmp_path, option, str(path))
+    assert code == 2
+    assert message.format(path=path, folder=path.parent) in err
+    assert "Traceback" not in err
+    assert sim.stats().total("upload") == before
+
+
+def test_absurd_sizes_and_unreadable_secret_files(
+    sim: SimulatorThread, samples: SampleSet, tmp_path: Path
+) -> None:
+    """Sizes beyond reason and a binary secret file get messages, not tracebacks."""
+    code, _, err = upload(sim, samples, tmp_path, "--max-size", "9" * 400)
+    assert code == 2
+    assert "is more than the largest allowed, 2GB" in err
+
+    secret_file = tmp_path / "secret.bin"
+    secret_file.write_bytes(b"\xff\xfe\x00binary")
+    code, _, err = upload(sim, samples, tmp_path, "--api-secret-file", str(secret_file))
+    assert code == 2
+    assert "is not UTF-8 text" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("sources = 5\n", "sources in {config}: a path or a list of paths"),
+        ('dry_run = "false"\n', "dry_run in {config}: write true or false"),
+    ],
+)
+def test_config_values_of_the_wrong_type(
+    sim: SimulatorThread, samples: SampleSet, tmp_path: Path, content: str, message: str
+) -> None:
+    """A config value of the wrong type is named; "false" is not taken as true."""
+    config = tmp_path / "config.toml"
+    config.write_text(content)
+    code, out, err = upload(sim, samples, tmp_path, "--config", str(config))
+    assert code == 2
+    assert message.format(config=config) in err
+    assert "Dry run" not in out
+
+
+def test_status_on_a_file_that_is_not_a_state_file(tmp_path: Path) -> None:
+    """`status --state notes.txt` explains, and leaves the file as it was."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n" * 100)
+    result = run_cli(["status", "--state", str(notes)])
+    assert result.returncode == 2
+    assert "cannot be used" in result.stderr
+    assert notes.read_text() == "not a database\n" * 100

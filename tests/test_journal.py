@@ -223,3 +223,49 @@ def test_licence_block_is_remembered(tmp_path: Path) -> None:
         journal.save_licence_block(status=403, until=2000.25)
     with Journal(path) as journal:
         assert journal.load_licence_block() == (403, 2000.25)
+
+
+def test_another_programs_database_is_left_alone(tmp_path: Path) -> None:
+    """--state naming some other SQLite file: refused, not a byte changed."""
+    path = tmp_path / "crm.db"
+    other = sqlite3.connect(path)
+    other.execute("CREATE TABLE runs (id INTEGER, who TEXT)")
+    other.execute("CREATE TABLE customers (name TEXT)")
+    other.commit()
+    other.close()
+    before = path.read_bytes()
+
+    with pytest.raises(JournalError, match="SQLite database of another program"):
+        Journal(path).open()
+
+    assert path.read_bytes() == before
+    assert not (tmp_path / "crm.db.lock").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crm.db"]
+
+
+def test_a_device_is_not_a_state_file(tmp_path: Path) -> None:
+    """--state /dev/null is refused before any file is made beside it."""
+    with pytest.raises(JournalError, match="is not a regular file"):
+        Journal("/dev/null").open()
+    assert not Path("/dev/null.lock").exists()
+    with pytest.raises(JournalError, match="is not a regular file"):
+        Journal(tmp_path).open()
+
+
+def test_an_existing_readable_state_file_is_made_private(tmp_path: Path) -> None:
+    """A state file others could read is narrowed to its owner: it holds tokens."""
+    path = tmp_path / "state.sqlite"
+    path.touch(mode=0o644)
+    os.chmod(path, 0o644)
+    with Journal(path):
+        pass
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_status_on_a_file_that_is_not_a_journal(tmp_path: Path) -> None:
+    """Reading a text file as a journal gives our message, not sqlite's traceback."""
+    path = tmp_path / "precious.txt"
+    path.write_text("my notes\n" * 200)
+    with pytest.raises(JournalError, match="cannot be used"):
+        Journal(path, read_only=True).open()
+    assert path.read_text() == "my notes\n" * 200
