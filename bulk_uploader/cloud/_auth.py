@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 import random
+from functools import partial
 
 import aiohttp
 from yarl import URL
 
 from bulk_uploader.clock import Clock
-from bulk_uploader.errors import AuthenticationError, CloudError
+from bulk_uploader.errors import AuthenticationError, CloudError, CloudUnavailable
 from bulk_uploader.retry import RetryPolicy
 
 from ._answers import UnreadableAnswer, read_token, server_reason
 from ._flight import FlightGroup, copy_error
-from ._http import Answer, TransportFailure, redirect_target, send
+from ._http import MAX_ANSWER_BYTES, Answer, TransportFailure, redirect_target, send
 from ._settings import CloudSettings
+from ._stop import StopGate
 from ._tokens import token_expiry
 
 __all__ = ["BearerAuth"]
@@ -39,9 +41,15 @@ class BearerAuth:
     """
 
     def __init__(
-        self, settings: CloudSettings, *, clock: Clock, rng: random.Random
+        self,
+        settings: CloudSettings,
+        *,
+        clock: Clock,
+        rng: random.Random,
+        gate: StopGate,
     ) -> None:
         self._settings = settings
+        self._gate = gate
         self._session: aiohttp.ClientSession | None = None
         self._flights: FlightGroup[str, str] | None = None
         self._clock = clock
@@ -85,6 +93,11 @@ class BearerAuth:
             self._token = None
         return await self.token()
 
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret held now, for masking: key, secret, the bearer token."""
+        held = (self._settings.api_key, self._settings.api_secret)
+        return held if self._token is None else (*held, self._token)
+
     async def _logon(self) -> str:
         try:
             return await self._logon_with_retries()
@@ -105,13 +118,15 @@ class BearerAuth:
             )
         form = {"key": self._settings.api_key, "secret": self._settings.api_secret}
         while True:
+            self._gate.check()
             self.logons += 1
+            cause: TransportFailure | None = None
             try:
                 answer = await send(session, "POST", self._url, data=form)
             except TransportFailure as exc:
-                problem = exc.description
+                cause, problem = exc, exc.description
                 if not exc.transient:
-                    raise CloudError(f"Cannot log on at {host}: {problem}.") from exc
+                    raise self._unavailable(problem, retried=False) from exc
                 status = None
             else:
                 if answer.ok:
@@ -121,26 +136,43 @@ class BearerAuth:
                 if answer.is_redirect:
                     raise self._redirect_error(answer)
                 status = answer.status
-                reason = server_reason(answer.body, hide=self._secrets())
+                reason = server_reason(
+                    answer.body, hide=self.secrets(), complete=answer.complete
+                )
                 problem = f"HTTP {status}: {reason}"
 
-            delay = None
-            if RetryPolicy.is_retryable(status):
-                delay = retry.next_delay()
-            if delay is None:
+            if not RetryPolicy.is_retryable(status):
                 raise CloudError(
-                    f"Cannot log on at {host}: {problem}. Check the API URL and "
-                    "that this machine can reach it."
+                    f"Cannot log on at {host}: {problem}. Check the API URL."
                 )
+            delay = retry.next_delay()
+            if delay is None:
+                raise self._unavailable(problem, retried=True) from cause
             logger.warning(
-                "logon retry: attempt=%d status=%s delay=%.1fs",
+                "logon retry: attempt=%d status=%s delay=%.1fs reason=%s",
                 retry.attempts,
                 status,
                 delay,
+                problem,
             )
-            await self._clock.sleep(delay)
+            await self._gate.wait(partial(self._clock.sleep, delay))
+
+    def _unavailable(self, problem: str, *, retried: bool) -> CloudUnavailable:
+        """The API cannot be reached, or kept failing: a later run may succeed."""
+        tries = " (tried several times)" if retried else ""
+        return CloudUnavailable(
+            f"Cannot reach the API at {self._settings.api_host} to log on: "
+            f"{problem}{tries}. Check the API URL and that this machine can "
+            "reach it; the next run continues where this one stopped."
+        )
 
     def _accept(self, answer: Answer) -> str:
+        if not answer.complete:
+            raise CloudError(
+                f"The API at {self._settings.api_host} answered the logon with "
+                f"more than {MAX_ANSWER_BYTES // 1024} KiB, far more than a "
+                "bearer token. Check the API URL."
+            )
         try:
             token = read_token(answer.body)
         except UnreadableAnswer as exc:
@@ -155,7 +187,9 @@ class BearerAuth:
         return token
 
     def _refused_error(self, answer: Answer) -> AuthenticationError:
-        reason = server_reason(answer.body, hide=self._secrets())
+        reason = server_reason(
+            answer.body, hide=self.secrets(), complete=answer.complete
+        )
         return AuthenticationError(
             f"The API at {self._settings.api_host} refused the logon "
             f"(HTTP {answer.status}: {reason}). Check the API key and API secret "
@@ -166,9 +200,6 @@ class BearerAuth:
     def _redirect_error(self, answer: Answer) -> CloudError:
         return CloudError(
             f"The API at {self._settings.api_host} answered the logon with a "
-            f"redirect to {redirect_target(answer)}; credentials are never sent "
-            "after a redirect. Check the API URL."
+            f"redirect to {redirect_target(answer, hide=self.secrets())}; "
+            "credentials are never sent after a redirect. Check the API URL."
         )
-
-    def _secrets(self) -> tuple[str, str]:
-        return (self._settings.api_key, self._settings.api_secret)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 from typing import NamedTuple
 
@@ -25,6 +26,7 @@ from ._form import content_type_for, file_disposition, receipt_form
 from ._http import Answer, TransportFailure, open_session, redirect_target, send
 from ._licences import LicenceTokens
 from ._settings import CloudSettings
+from ._stop import StopGate
 from ._tokens import LicenceTokenStore, StoredLicenceToken
 
 __all__ = ["UPLOAD_PATH", "CloudClient", "CloudStatistics"]
@@ -92,9 +94,15 @@ class CloudClient:
         self._limiter = AdaptiveLimiter(
             ceiling=settings.rate, burst=settings.burst, clock=self._clock
         )
-        self._auth = BearerAuth(settings, clock=self._clock, rng=rng)
+        self._gate = StopGate()
+        self._auth = BearerAuth(settings, clock=self._clock, rng=rng, gate=self._gate)
         self._licences = LicenceTokens(
-            settings, auth=self._auth, store=token_store, clock=self._clock, rng=rng
+            settings,
+            auth=self._auth,
+            store=token_store,
+            clock=self._clock,
+            rng=rng,
+            gate=self._gate,
         )
         self._session: aiohttp.ClientSession | None = None
         self._task_group: TaskGroup | None = None
@@ -140,8 +148,22 @@ class CloudClient:
             await session.close()
 
     async def logon(self) -> None:
-        """Log on with the key and secret; ``AuthenticationError`` if refused."""
+        """Log on with the key and secret.
+
+        Raises ``AuthenticationError`` if they are refused, ``CloudUnavailable``
+        when the API cannot be reached or keeps failing, ``CloudError`` when
+        it answers with something other than a bearer token.
+        """
         await self._auth.token()
+
+    def stop_new_requests(self) -> None:
+        """Send no new request from now on; requests already sent finish.
+
+        Uploads, licence fetches and logons that have not sent their request
+        yet (waiting for the rate limiter, a licence token or a retry) raise
+        ``UploadNotStarted`` at once, and so does every later ``upload``.
+        """
+        self._gate.stop()
 
     def carry_over_licence_block(self, *, status: int, until: float) -> None:
         """Make no licence call before ``until``: an earlier run was blocked."""
@@ -160,19 +182,25 @@ class CloudClient:
 
         Raises ``LicenceUnavailable`` (or ``LicenceBlocked``) when the client
         has no licence token in this run, ``UploadFailed`` when the receipt
-        was refused or the retries ran out.
+        was refused or the retries ran out, and ``UploadNotStarted`` when
+        ``stop_new_requests`` came before the receipt was sent.
         """
         session = self._session
         if session is None:
             raise RuntimeError("use the CloudClient in 'async with'")
-        licence = await self._licences.get(client_id, license_id)
+        gate = self._gate
+        licence = self._licences.cached(client_id, license_id)
+        if licence is None:
+            licence = await gate.wait(
+                partial(self._licences.get, client_id, license_id)
+            )
         disposition = file_disposition(name)
         content_type = content_type_for(name)
         retry = self._policy.start(self._clock, self._rng)
-        self._uploads_attempted += 1
+        sent = False
 
         while True:
-            generation = await self._limiter.acquire()
+            generation = await gate.wait(self._limiter.acquire)
             body, body_type = receipt_form(
                 client_id=client_id,
                 token=licence.token,
@@ -181,6 +209,10 @@ class CloudClient:
                 data=data,
             )
             headers = {"Content-Type": body_type}
+            gate.check()
+            if not sent:
+                sent = True
+                self._uploads_attempted += 1
             try:
                 answer = await send(
                     session, "POST", self._upload_url, data=body, headers=headers
@@ -199,8 +231,8 @@ class CloudClient:
                     self._uploads_ok += 1
                     return
                 if answer.status in _TOKEN_REJECTED:
-                    licence = await self._licences.replace(
-                        licence, status=answer.status
+                    licence = await gate.wait(
+                        partial(self._licences.replace, licence, status=answer.status)
                     )
                     continue
                 failure = self._failure(answer, licence, generation)
@@ -232,14 +264,15 @@ class CloudClient:
             self._throttled += 1
             self._limiter.on_throttled(generation)
 
+        hide = (*self._auth.secrets(), licence.token)
         if answer.is_redirect:
             problem = (
-                f"HTTP {status}, a redirect to {redirect_target(answer)}, which "
-                "is not followed with a licence token; check the functions URL"
+                f"HTTP {status}, a redirect to {redirect_target(answer, hide=hide)}, "
+                "which is not followed with a licence token; check the functions URL"
             )
         else:
-            hide = (licence.token, self._settings.api_key, self._settings.api_secret)
-            problem = f"HTTP {status}: {server_reason(answer.body, hide=hide)}"
+            reason = server_reason(answer.body, hide=hide, complete=answer.complete)
+            problem = f"HTTP {status}: {reason}"
         if not RetryPolicy.is_retryable(status):
             raise UploadFailed(
                 f"The cloud refused the receipt ({problem}).",
@@ -276,4 +309,4 @@ class CloudClient:
             delay,
             failure.problem,
         )
-        await self._clock.sleep(delay)
+        await self._gate.wait(partial(self._clock.sleep, delay))

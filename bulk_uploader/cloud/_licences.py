@@ -28,8 +28,9 @@ from bulk_uploader.throttle import TokenBucket
 from ._answers import UnreadableAnswer, read_token, server_reason
 from ._auth import BearerAuth
 from ._flight import FlightGroup, copy_error
-from ._http import Answer, TransportFailure, redirect_target, send
+from ._http import MAX_ANSWER_BYTES, Answer, TransportFailure, redirect_target, send
 from ._settings import CloudSettings
+from ._stop import StopGate
 from ._tokens import (
     UNKNOWN_EXPIRY_LIFETIME,
     LicenceTokenStore,
@@ -84,8 +85,10 @@ class LicenceTokens:
         store: LicenceTokenStore,
         clock: Clock,
         rng: random.Random,
+        gate: StopGate,
     ) -> None:
         self._settings = settings
+        self._gate = gate
         self._session: aiohttp.ClientSession | None = None
         self._flights: FlightGroup[Pair, StoredLicenceToken] | None = None
         self._auth = auth
@@ -266,7 +269,7 @@ class LicenceTokens:
                 if status == 401 and not bearer_renewed:
                     # The bearer token may have expired early: log on once more.
                     bearer_renewed = True
-                    await self._auth.renew(bearer)
+                    await self._gate.wait(partial(self._auth.renew, bearer))
                     continue
                 if status == 401:
                     # Refused right after a fresh logon: asking again for other
@@ -277,7 +280,8 @@ class LicenceTokens:
                         "status=401; no more licence calls in this run"
                     )
                 self._raise_if_halted(client_id)
-                problem = self._problem(answer)
+                hide = self._secrets(client_id, license_id, bearer)
+                problem = self._problem(answer, hide)
                 retry_after = parse_retry_after(
                     answer.retry_after, now=self._clock.time()
                 )
@@ -294,23 +298,26 @@ class LicenceTokens:
                 status,
                 delay,
             )
-            await self._clock.sleep(delay)
+            await self._gate.wait(partial(self._clock.sleep, delay))
 
     async def _call(self, client_id: str, license_id: str) -> tuple[str, Answer]:
         """One licensing/token request at the licence pace; the bearer it used.
 
         Calls go one at a time, so none is on its way when a block comes
         back: after the first 429 or 403 there is no other call at all.
+        Every wait before the call ends at once when the run stops.
         """
         session = self._session
         if session is None:
             raise RuntimeError("use the CloudClient in 'async with'")
         params = {"uniqueClientId": client_id, "accessLicenseId": license_id}
-        async with self._one_call:
-            await self._limiter.acquire()
-            bearer = await self._auth.token()
+        await self._gate.wait(self._one_call.acquire)
+        try:
+            await self._gate.wait(self._limiter.acquire)
+            bearer = await self._gate.wait(self._auth.token)
             # Checked after every wait: another fetch may have been blocked.
             self._raise_if_halted(client_id)
+            self._gate.check()
             self.calls += 1
             headers = {"Authorization": f"Bearer {bearer}"}
             answer = await send(
@@ -318,11 +325,19 @@ class LicenceTokens:
             )
             if answer.status in _BLOCK_STATUSES:
                 self._note_block(answer)
+        finally:
+            self._one_call.release()
         return bearer, answer
 
     def _accept(
         self, client_id: str, license_id: str, answer: Answer
     ) -> StoredLicenceToken:
+        if not answer.complete:
+            problem = (
+                f"answered with more than {MAX_ANSWER_BYTES // 1024} KiB, far "
+                "more than a licence token; check the API URL"
+            )
+            raise self._unavailable(client_id, license_id, problem)
         try:
             token = read_token(answer.body)
         except UnreadableAnswer as exc:
@@ -361,13 +376,14 @@ class LicenceTokens:
         if self._halt is not None:
             raise _halt_error(self._halt, client_id, self._settings.api_host)
 
-    def _problem(self, answer: Answer) -> str:
+    def _problem(self, answer: Answer, hide: tuple[str, ...]) -> str:
         if answer.is_redirect:
+            target = redirect_target(answer, hide=hide)
             return (
-                f"answered with a redirect to {redirect_target(answer)}, which is "
-                "not followed with a logon token; check the API URL"
+                f"answered with a redirect to {target}, which is not followed "
+                "with a logon token; check the API URL"
             )
-        reason = server_reason(answer.body, hide=self._secrets())
+        reason = server_reason(answer.body, hide=hide, complete=answer.complete)
         return f"answered HTTP {answer.status}: {reason}"
 
     def _unavailable(
@@ -391,8 +407,13 @@ class LicenceTokens:
             client_id=rejected.client_id,
         )
 
-    def _secrets(self) -> tuple[str, str]:
-        return (self._settings.api_key, self._settings.api_secret)
+    def _secrets(self, client_id: str, license_id: str, bearer: str) -> tuple[str, ...]:
+        """Every secret an echo of the pair's call may show, to mask."""
+        held = (*self._auth.secrets(), bearer)
+        state = self._pairs.get((client_id, license_id))
+        if state is None or state.token is None:
+            return held
+        return (*held, state.token.token)
 
 
 def _halt_error(halt: _Halt, client_id: str, host: str) -> LicenceUnavailable:
