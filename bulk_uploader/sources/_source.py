@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from typing import get_args
 
 from ..errors import ConfigError, UnreadableReceipt
 from ._clients import read_clients
+from ._files import file_kind
 from ._filters import PathFilter
 from ._guid import parse_guid
 from ._manifest import Manifest, ManifestRow, manifest_key
@@ -142,9 +144,18 @@ def _check_roots(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
     seen: set[str] = set()
     for given in paths:
         root = os.fspath(given)
-        if not os.path.exists(root):
-            raise ConfigError(f"{root} does not exist")
-        if not os.path.isdir(root) and archive_kind(root) is None:
+        try:
+            mode = os.stat(root).st_mode
+        except FileNotFoundError:
+            raise ConfigError(f"{root} does not exist") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read {root}: {exc.strerror or exc}") from exc
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            # Opening a FIFO or a device could wait forever: refuse it unread.
+            raise ConfigError(
+                f"{root} is {file_kind(mode)}, not a folder or an archive file"
+            )
+        if not stat.S_ISDIR(mode) and archive_kind(root) is None:
             raise ConfigError(
                 f"{root} is neither a folder nor a supported archive "
                 f"({', '.join(ARCHIVE_SUFFIXES)})"

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import lzma
 import os
 import tarfile
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
 from ..errors import UnreadableReceipt
+from ._files import open_regular
 from ._filters import PathFilter
 from ._guid import parse_guid
 from ._model import Skipped, Unusable
@@ -24,17 +23,19 @@ from ._paths import (
     layout_guid,
     split_member,
 )
+from ._tarreader import TarReader
 from ._text import repair_name
 from ._zipreader import DamagedArchive, ZipMember, ZipReader
 
 __all__ = ["Found", "Walker", "hold"]
 
-# What tarfile and the decompressors raise on a damaged or truncated archive.
-_TAR_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError)
 _NESTED = (
     "an archive inside an archive is not opened: extract it and name it on "
     "the command line"
 )
+# A tar stores a second name of a file as a link to the member archived
+# first; that member is sent under its own name, so the link is not a receipt.
+_HARD_LINK = "hard link inside a tar archive (its target is sent)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,37 +233,31 @@ class Walker:
 
     def _tar(self, path: str, container: _Container) -> Iterator[Walked]:
         try:
-            # Stream mode reads each member once, front to back, whatever
-            # the compression; "surrogateescape" keeps undecodable names.
-            archive = tarfile.open(  # noqa: SIM115 - closed by the with below
-                path, mode="r|*", encoding="utf-8", errors="surrogateescape"
-            )
-        except _TAR_ERRORS as exc:
-            yield Unusable(container.origin, f"unreadable tar archive: {_say(exc)}")
+            reader = TarReader(path)
+        except DamagedArchive as exc:
+            yield Unusable(container.origin, f"unreadable tar archive: {exc}")
             return
-        with archive:
-            where = "at its start"
+        with reader:
+            count, where = 0, "at its start"
             try:
-                while (info := archive.next()) is not None:
-                    # Stream mode still keeps every header it has read, so
-                    # memory would grow with the archive; typeshed does not
-                    # declare this (long-standing, undocumented) attribute.
-                    archive.members.clear()  # type: ignore[attr-defined]
+                for info in reader.members():
                     member_name = repair_name(info.name, "utf-8")
-                    where = f"in {member_name!r}"
-                    item = self._tar_member(archive, info, member_name, container)
-                    where = f"after {member_name!r}"
+                    where = f"inside {member_name!r}"
+                    item = self._tar_member(reader, info, member_name, container)
+                    count += 1
+                    where = f"following {member_name!r}"
                     if item is not None:
                         yield item
-            except _TAR_ERRORS as exc:
+            except DamagedArchive as exc:
+                members = f"{count} member{'' if count == 1 else 's'}"
+                reason = f"after {members}, {where}: {exc}"
                 yield Unusable(
-                    container.origin,
-                    f"truncated or corrupt tar archive ({where}): {_say(exc)}",
+                    container.origin, f"truncated or corrupt tar archive {reason}"
                 )
 
     def _tar_member(
         self,
-        archive: tarfile.TarFile,
+        reader: TarReader,
         info: tarfile.TarInfo,
         member_name: str,
         container: _Container,
@@ -273,7 +268,7 @@ class Walker:
         if info.issym():
             return Skipped(origin, "symbolic link")
         if info.islnk():
-            return Skipped(origin, "hard link")
+            return Skipped(origin, _HARD_LINK)
         if not info.isreg():
             return Skipped(origin, "not a regular file (device, FIFO)")
 
@@ -287,20 +282,8 @@ class Walker:
         if problem is None and 0 < info.size <= self._max_size:
             # A tar is a stream: the bytes must be taken now, before the
             # next header is read.
-            content = _tar_content(archive, info)
-            read = hold(content)
+            read = hold(reader.content(info))
         return Found(name, path, inner, origin, info.size, client, read, problem)
-
-
-def _tar_content(archive: tarfile.TarFile, info: tarfile.TarInfo) -> bytes:
-    member = archive.extractfile(info)
-    if member is None:
-        raise tarfile.ReadError(f"{info.name!r} has no content")
-    with member:
-        content = member.read()
-    if len(content) != info.size:
-        raise tarfile.ReadError("the archive ends inside a member")
-    return content
 
 
 def hold(content: bytes) -> Callable[[], bytes]:
@@ -318,7 +301,7 @@ def _not_read() -> bytes:
 
 def _read_file(path: str, size: int, limit: int) -> bytes:
     try:
-        with open(path, "rb") as stream:
+        with open_regular(path) as stream:
             content = stream.read(limit + 1)
     except FileNotFoundError as exc:
         raise UnreadableReceipt(
@@ -332,7 +315,3 @@ def _read_file(path: str, size: int, limit: int) -> bytes:
             f"{len(content)}{'+' if len(content) > limit else ''} bytes now"
         )
     return content
-
-
-def _say(error: BaseException) -> str:
-    return str(error) or type(error).__name__

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
 from ..errors import UnreadableReceipt
+from ._files import open_regular
 from ._text import decode_lenient, repair_name
 
 __all__ = ["DamagedArchive", "MemberKind", "ZipMember", "ZipReader"]
@@ -99,7 +100,7 @@ class ZipReader:
         self.path = path
         self._closed = False
         try:
-            self._data: BinaryIO = open(path, "rb")  # noqa: SIM115
+            self._data: BinaryIO = open_regular(path)
         except OSError as exc:
             raise DamagedArchive(f"cannot open: {exc.strerror or exc}") from exc
         try:
@@ -174,7 +175,7 @@ class ZipReader:
         """
         directory = self._directory
         try:
-            with open(self.path, "rb", buffering=1 << 16) as stream:
+            with open_regular(self.path, 1 << 16) as stream:
                 stream.seek(directory.start)
                 left = directory.size
                 number = 0
