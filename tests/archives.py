@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import lzma
 import os
 import struct
 import tarfile
@@ -28,11 +31,13 @@ __all__ = [
     "CLIENT_C",
     "TAR_MODES",
     "Walked",
+    "compress",
     "flip_byte",
     "patch_bytes",
     "set_zip_flag",
     "set_zip_method",
     "set_zip_size",
+    "tar_bytes",
     "tar_entry",
     "truncate",
     "walk",
@@ -210,6 +215,28 @@ def write_tar(
                 info.size = len(content)
                 archive.addfile(info, io.BytesIO(content))
     return path
+
+
+def tar_bytes(members: Iterable[tuple[str, bytes]]) -> bytes:
+    """An uncompressed tar of ``(name, bytes)`` pairs, as bytes to cut up."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        for name, content in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def compress(data: bytes, suffix: str) -> bytes:
+    """``data`` compressed as a file ending in ``suffix`` is (``.tar``: as is)."""
+    if suffix.endswith(("gz", "tgz")):
+        return gzip.compress(data)
+    if suffix.endswith("bz2"):
+        return bz2.compress(data, compresslevel=1)  # small blocks: 100 kB
+    if suffix.endswith("xz"):
+        return lzma.compress(data)
+    return data
 
 
 @dataclass

@@ -12,6 +12,8 @@ from archives import (
     CLIENT_A,
     CLIENT_B,
     TAR_MODES,
+    compress,
+    tar_bytes,
     tar_entry,
     truncate,
     walk,
@@ -76,7 +78,7 @@ def test_directories_links_and_devices_are_never_receipts(tmp_path: Path) -> Non
     assert walked.kinds == ["Receipt"] + ["Skipped"] * 5
     assert [item.reason for item in walked.skipped] == [
         "symbolic link",
-        "hard link",
+        "hard link inside a tar archive (its target is sent)",
         "not a regular file (device, FIFO)",
         "not a regular file (device, FIFO)",
         "not a regular file (device, FIFO)",
@@ -147,8 +149,10 @@ def test_truncated_archive_keeps_what_came_before(
     assert walked.kinds == ["Receipt", "Unusable", "Receipt"]
     (unusable,) = walked.unusable
     assert unusable.origin == str(archive)
-    assert unusable.reason.startswith("truncated or corrupt tar archive (in '")
-    assert "second.bin" in unusable.reason
+    assert unusable.reason.startswith(
+        f"truncated or corrupt tar archive after 1 member, inside '{CLIENT_A}/second"
+    )
+    assert unusable.reason.endswith("the file is cut short")
     assert [r.client_id for r in walked.receipts] == [CLIENT_A, CLIENT_B]
 
 
@@ -195,3 +199,115 @@ def test_archives_found_in_folders_are_opened(tmp_path: Path) -> None:
         (f"{folder}/day.zip:{CLIENT_B}/r.json", CLIENT_B),
     ]
     assert list(walked.contents.values()) == [b"1", b"2"]
+
+
+# Five members of 512 + 1024 bytes each: member k's header starts at k * 1536.
+_MEMBER = 1536
+_FIVE = [(f"{CLIENT_A}/{n}.json", b"%d" % n * 600) for n in range(5)]
+_SUFFIXES = [".tar", ".tar.gz", ".tar.bz2", ".tar.xz"]
+
+
+@pytest.mark.parametrize("suffix", _SUFFIXES)
+@pytest.mark.parametrize(
+    ("cut", "where"),
+    [
+        (3 * _MEMBER, f"following '{CLIENT_A}/2.json'"),
+        (3 * _MEMBER + 100, f"following '{CLIENT_A}/2.json'"),
+        (3 * _MEMBER + 512 + 300, f"inside '{CLIENT_A}/3.json'"),
+    ],
+    ids=["at-a-member-boundary", "mid-header", "mid-member"],
+)
+def test_tar_data_cut_short_is_reported(
+    tmp_path: Path, suffix: str, cut: int, where: str
+) -> None:
+    """A tar cut anywhere (then compressed whole) yields what came before, then
+    one Unusable saying so: without it, a cut archive looks complete."""
+    archive = tmp_path / f"cut{suffix}"
+    archive.write_bytes(compress(tar_bytes(_FIVE)[:cut], suffix))
+
+    walked = walk(archive)
+
+    assert walked.kinds == ["Receipt"] * 3 + ["Unusable"]
+    (unusable,) = walked.unusable
+    assert unusable.origin == str(archive)
+    assert unusable.reason.startswith(
+        f"truncated or corrupt tar archive after 3 members, {where}: "
+    )
+    assert unusable.reason.endswith("the file is cut short")
+
+
+@pytest.mark.parametrize("suffix", [".tar.gz", ".tar.bz2", ".tar.xz"])
+def test_compressed_stream_cut_short_is_reported(tmp_path: Path, suffix: str) -> None:
+    """A compressed stream that breaks off mid-way yields the members that came
+    through whole, then one Unusable naming the compression."""
+    noise = random.Random(3)  # incompressible, so the cut lands mid-archive
+    members = [(f"{CLIENT_A}/{n}.bin", noise.randbytes(4000)) for n in range(40)]
+    data = compress(tar_bytes(members), suffix)
+    archive = tmp_path / f"cut{suffix}"
+    # bzip2 gives nothing of a 100 kB block until all of it has come.
+    archive.write_bytes(data[: len(data) * 3 // 4])
+
+    walked = walk(archive)
+
+    got = len(walked.receipts)
+    assert 5 <= got < 40
+    assert walked.kinds == ["Receipt"] * got + ["Unusable"]
+    codec = {".tar.gz": "gzip", ".tar.bz2": "bzip2", ".tar.xz": "xz"}[suffix]
+    assert walked.unusable[0].reason.startswith(
+        f"truncated or corrupt tar archive after {got} members"
+    )
+    assert walked.unusable[0].reason.endswith(
+        f"the {codec} data breaks off: the file is cut short"
+    )
+
+
+@pytest.mark.parametrize("suffix", [".tar.gz", ".tar.bz2", ".tar.xz"])
+def test_cut_in_the_compressed_trailer_is_reported(tmp_path: Path, suffix: str) -> None:
+    """Every member may come through while the stream's own end (the gzip
+    checksum and length, the bzip2 or xz footer) is missing: still reported."""
+    data = compress(tar_bytes(_FIVE), suffix)
+    archive = tmp_path / f"cut{suffix}"
+    archive.write_bytes(data[:-3])
+
+    walked = walk(archive)
+
+    assert walked.kinds == ["Receipt"] * 5 + ["Unusable"]
+    assert walked.unusable[0].reason.startswith(
+        f"truncated or corrupt tar archive after 5 members, following "
+        f"'{CLIENT_A}/4.json': "
+    )
+    assert "breaks off: the file is cut short" in walked.unusable[0].reason
+
+
+def test_garbage_header_mid_archive_is_reported(tmp_path: Path) -> None:
+    """tarfile stops quietly at a damaged header after the first; we do not."""
+    data = bytearray(tar_bytes(_FIVE))
+    data[2 * _MEMBER : 2 * _MEMBER + 512] = b"\xa5" * 512
+    archive = tmp_path / "damaged.tar"
+    archive.write_bytes(bytes(data))
+
+    walked = walk(archive)
+
+    assert walked.kinds == ["Receipt", "Receipt", "Unusable"]
+    assert walked.unusable[0].reason == (
+        f"truncated or corrupt tar archive after 2 members, following "
+        f"'{CLIENT_A}/1.json': no valid header or end-of-archive marker at byte "
+        f"{2 * _MEMBER}"
+    )
+
+
+@pytest.mark.parametrize("suffix", _SUFFIXES)
+def test_whole_archives_pass_the_end_check(tmp_path: Path, suffix: str) -> None:
+    """Complete archives, an empty one and a concatenated gzip raise nothing."""
+    whole = tmp_path / f"whole{suffix}"
+    whole.write_bytes(compress(tar_bytes(_FIVE), suffix))
+    empty = tmp_path / f"empty{suffix}"
+    empty.write_bytes(compress(tar_bytes([]), suffix))
+    data = tar_bytes(_FIVE)
+    halves = tmp_path / f"halves{suffix}"
+    halves.write_bytes(compress(data[:4000], suffix) + compress(data[4000:], suffix))
+
+    walked = walk(whole, empty, halves)
+
+    assert walked.kinds == ["Receipt"] * 10
+    assert len(walked.contents) == 10
