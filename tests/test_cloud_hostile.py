@@ -30,6 +30,7 @@ from bulk_uploader.errors import (
     CloudUnavailable,
     LicenceUnavailable,
     UploadFailed,
+    UploadNotStarted,
 )
 from bulk_uploader.simulator import Simulator
 
@@ -366,3 +367,34 @@ async def test_logon_with_a_wrong_url_path_is_not_unavailable() -> None:
 
     assert not isinstance(caught.value, CloudUnavailable)
     assert "HTTP 404" in str(caught.value)
+
+
+# -- a stop while a licence call waits to be retried -------------------------
+
+
+async def test_stop_ends_a_licence_retry_wait_without_another_call() -> None:
+    """A licence call told to retry in 30 s: a stop ends the wait at once."""
+    calls: list[float] = []
+    called = anyio.Event()
+
+    async def busy(request: web.Request) -> web.Response:
+        calls.append(time.monotonic())
+        called.set()
+        return web.Response(status=503, text="busy", headers={"Retry-After": "30"})
+
+    async def stop_after_the_first_call(cloud: CloudClient) -> None:
+        await called.wait()
+        # Let the 503 reach the client, so the stop finds it waiting to retry.
+        await anyio.sleep(0.05)
+        cloud.stop_new_requests()
+
+    routes = {LOGON: opaque_bearer, LICENSING: busy}
+    async with client_of(routes) as cloud, anyio.create_task_group() as tg:
+        tg.start_soon(stop_after_the_first_call, cloud)
+        with anyio.fail_after(2), pytest.raises(UploadNotStarted):
+            await upload_one(cloud)
+        statistics = cloud.statistics()
+
+    assert len(calls) == 1
+    assert statistics.licence_calls == 1
+    assert statistics.licence_failures == 0

@@ -12,11 +12,14 @@ import pytest
 from bulk_uploader.cloud import (
     DEFAULT_API_URL,
     DEFAULT_FUNCTIONS_URL,
+    CloudClient,
     CloudSettings,
+    MemoryTokenStore,
     StoredLicenceToken,
 )
 from bulk_uploader.cloud._answers import UnreadableAnswer, read_token, server_reason
 from bulk_uploader.cloud._form import content_type_for, file_disposition, receipt_form
+from bulk_uploader.cloud._http import Answer, redirect_target
 from bulk_uploader.cloud._tokens import token_expiry
 from bulk_uploader.errors import ConfigError
 
@@ -80,6 +83,45 @@ def test_server_reason_is_short_single_line_and_masks_secrets() -> None:
     assert "s3cret" not in reason
     assert reason.startswith("bad token *** for ***")
     assert len(reason) <= 200
+
+
+def test_server_reason_masks_encoded_and_cut_secrets() -> None:
+    """Percent-, JSON-encoded and upper-cased echoes are masked; so is a cut one."""
+    secret = "Sëcret+/&=Zq9"
+    body = json.dumps({"error": f"form secret=S%C3%ABcret%2B%2F%26%3DZq9 {secret}"})
+    assert server_reason(body.encode(), hide=[secret]) == "form secret=*** ***"
+    shouted = server_reason(b"token OPAQUEABC123", hide=["opaqueAbc123"])
+    assert shouted == "token ***"
+    cut = server_reason(b"refused token OPAQUE", hide=["OPAQUEABC123"], complete=False)
+    assert "OPAQ" not in cut
+    assert cut.startswith("refused")
+
+
+def test_redirect_target_names_only_a_masked_host() -> None:
+    """User, password, path and query never show; a secret as host is masked."""
+    location = "https://u:pw@files.example:8443/p/TOKEN1?licenseToken=TOKEN1"
+    answer = Answer(status=307, body=b"", retry_after=None, location=location)
+    assert redirect_target(answer, hide=["TOKEN1"]) == "files.example:8443"
+    sneaky = Answer(307, b"", None, "https://TOKEN1.example/")
+    assert redirect_target(sneaky, hide=["TOKEN1"]) == "***.example"
+
+
+def test_statistics_stays_cheap_with_many_clients() -> None:
+    """statistics() does not grow with the clients known: 5000 calls in a blink."""
+    store = MemoryTokenStore()
+    for n in range(5000):
+        store.save_licence_token(
+            StoredLicenceToken(f"pos-{n}", "lic", TOKEN, time.time() + 9e6, 0.0)
+        )
+    cloud = CloudClient(CloudSettings(api_key="k", api_secret="s"), token_store=store)
+    for n in range(5000):
+        assert cloud.cached_licence(f"pos-{n}", "lic") is not None
+
+    started = time.perf_counter()
+    for _ in range(5000):
+        cloud.statistics()
+    # A few microseconds a call; the bound is far above that, for busy machines.
+    assert time.perf_counter() - started < 0.5
 
 
 @pytest.mark.parametrize(
