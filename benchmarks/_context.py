@@ -65,30 +65,53 @@ class Context:
         on_tick: Callable[[], None] | None = None,
     ) -> Run:
         """One uploader run on a copy of the warm journal (or a new one)."""
+        return self.uploader_runs(
+            part, receipts, latency=latency, rate=rate, cold=cold, on_tick=on_tick
+        )[0]
+
+    def uploader_runs(
+        self,
+        part: str,
+        receipts: ReceiptSet,
+        *,
+        latency: float,
+        rate: float | None = None,
+        cold: bool = False,
+        on_tick: Callable[[], None] | None = None,
+        times: int = 1,
+    ) -> list[Run]:
+        """``times`` uploader runs over one journal: the first sends, later ones
+        find everything done."""
+        runs = []
         with scratch(self.scratch_root) as folder:
             state = folder / "state.sqlite"
             if not cold:
                 if self.warm_state is None:
                     raise RuntimeError("no journal with licence tokens yet")
                 copy_state(self.warm_state, state)
-            run = uploader_run(
-                self.server,
-                receipts,
-                self.clients,
-                state,
-                concurrency=self.options.concurrency,
-                latency=latency,
-                timeout=self.timeout(receipts.count),
-                rate=rate,
-                on_tick=on_tick,
-            )
-        if not cold and run.licence_calls():
-            self.results.notes.append(
-                f"Part {part}: the uploader made {run.licence_calls()} licence "
-                "calls although its journal held a token for every client "
-                f"(uploads answered 401: {run.upload_calls('401')})."
-            )
-        return self.keep(part, run)
+            for attempt in range(times):
+                run = uploader_run(
+                    self.server,
+                    receipts,
+                    self.clients,
+                    state,
+                    concurrency=self.options.concurrency,
+                    latency=latency,
+                    timeout=self.timeout(receipts.count),
+                    rate=rate,
+                    on_tick=on_tick,
+                )
+                if attempt:
+                    run.expected = 0
+                runs.append(self.keep(part if not attempt else f"{part}-rerun", run))
+        for run in runs:
+            if not cold and run.licence_calls():
+                self.results.notes.append(
+                    f"Part {part}: the uploader made {run.licence_calls()} licence "
+                    "calls although its journal held a token for every client "
+                    f"(uploads answered 401: {run.upload_calls('401')})."
+                )
+        return runs
 
 
 def format_rate(rate: float) -> str:
