@@ -8,6 +8,7 @@ an answer without end, or not be there at all.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -179,6 +180,50 @@ async def test_logon_error_echoing_the_form_hides_the_encoded_secret(
     assert "HTTP 500: cannot parse key=***&secret=***" in message
     assert_no_secret(message)
     assert_no_secret(caplog.text)
+
+
+async def test_malformed_answer_echoing_the_bearer_is_not_quoted() -> None:
+    """A licence answer that is not HTTP, quoting our header: a fixed phrase."""
+
+    async def answer(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        length = next(
+            (
+                int(line.split(":")[1])
+                for line in head.split("\r\n")
+                if line.lower().startswith("content-length:")
+            ),
+            0,
+        )
+        await reader.readexactly(length)
+        if LOGON in head.split("\r\n")[0]:
+            reply = f"HTTP/1.1 200 OK\r\nContent-Length: {len(BEARER)}\r\n\r\n{BEARER}"
+        else:
+            echoed = head.split("Authorization: ")[1].split("\r\n")[0]
+            reply = f"HTTP/1.1 2x0 {echoed}\r\nContent-Length: 0\r\n\r\n"
+        writer.write(reply.encode())
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with CloudClient(
+            settings_for(f"http://127.0.0.1:{port}"),
+            token_store=MemoryTokenStore(),
+            clock=FakeClock(start=time.time()),
+        ) as cloud:
+            with pytest.raises(LicenceUnavailable) as caught:
+                await upload_one(cloud)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+    assert "the answer was not valid HTTP" in str(caught.value)
+    assert_no_secret(str(caught.value))
+    assert_no_secret(repr(caught.value.__cause__))
 
 
 @pytest.mark.parametrize(

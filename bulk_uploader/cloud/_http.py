@@ -39,6 +39,8 @@ MAX_ANSWER_BYTES = 64 * 1024
 _USER_AGENT = f"bulk_uploader/{__version__}"
 _MAX_DESCRIPTION = 160
 _MAX_HOST = 100
+# What OpenSSL says when the other side answers a ClientHello in plain text.
+_NOT_TLS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "HTTP_REQUEST"})
 
 
 class TransportFailure(Exception):
@@ -172,8 +174,10 @@ def _describe(exc: BaseException) -> str:
         detail = getattr(error, "verify_message", None) or error
         return f"the TLS certificate is not trusted ({_short(detail)})"
     if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
-        reason = getattr(cause, "reason", None) or type(cause).__name__
-        return f"TLS handshake failed ({_short(reason)}; is it plain http?)"
+        reason = str(getattr(cause, "reason", None) or type(cause).__name__)
+        if reason in _NOT_TLS:
+            return "TLS handshake failed (the server answered without TLS: plain http?)"
+        return f"TLS handshake failed ({_short(reason.replace('_', ' ').lower())})"
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return "the host name was not found"
     if isinstance(cause, ConnectionRefusedError):
@@ -195,13 +199,8 @@ def _describe(exc: BaseException) -> str:
 
 def _cause_of(exc: BaseException) -> BaseException:
     """The operating system's or ssl's error behind an aiohttp error."""
-    if isinstance(exc, aiohttp.ClientOSError) and not isinstance(
-        exc, aiohttp.ClientConnectorCertificateError
-    ):
-        inner = getattr(exc, "os_error", None)
-        if isinstance(inner, BaseException):
-            return inner
-    return exc
+    inner = getattr(exc, "os_error", None)
+    return inner if isinstance(inner, BaseException) else exc
 
 
 def _short(value: object) -> str:
