@@ -74,7 +74,7 @@ def settings_for(
     """In-process settings equivalent to ``upload_args``."""
     cloud_overrides = {
         key: overrides.pop(key)
-        for key in ("concurrency", "rate", "api_secret", "api_key")
+        for key in ("concurrency", "rate", "api_secret", "api_key", "max_attempts")
         if key in overrides
     }
     cloud = CloudSettings(

@@ -337,3 +337,25 @@ async def test_licence_tokens_are_stored_for_tomorrow(
     )
     assert sorted(row[0] for row in rows) == sorted(samples.clients)
     assert oct(state.stat().st_mode & 0o777) == "0o600"
+
+
+async def test_a_cloud_that_keeps_failing_stops_the_run_early(
+    samples: SampleSet, tmp_path: Path
+) -> None:
+    """Many passing failures in a row: stop (exit 6), not hours of retries."""
+    async with Simulator(SimulatorConfig(fault_rate=1.0, seed=1)) as sim:
+        settings = settings_for(
+            sim.url, samples, tmp_path / "state.sqlite", concurrency=2, max_attempts=1
+        )
+        down = await run_upload(settings)
+        sim.config.fault_rate = 0.0
+        back = await run_upload(settings)
+        stats = sim.stats()
+
+    assert down.outcome == "cloud-unavailable"
+    assert down.exit_code == 6
+    assert down.uploaded == 0
+    assert 20 <= down.failed < 30, "it stops after about 20 failures in a row"
+    assert "kept failing" in down.render()
+    assert back.exit_code == 0
+    assert stats.receipts == samples.per_client
