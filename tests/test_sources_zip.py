@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import os
+import struct
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -22,9 +27,17 @@ from archives import (
     zip_special,
     zip_symlink,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bulk_uploader.errors import UnreadableReceipt
-from bulk_uploader.sources import Receipt, ReceiptSource, SourceOptions
+from bulk_uploader.sources import (
+    Receipt,
+    ReceiptSource,
+    Skipped,
+    SourceOptions,
+    Unusable,
+)
 
 
 @pytest.mark.parametrize(
@@ -324,3 +337,166 @@ def test_archive_named_by_a_guid_gives_its_client(tmp_path: Path) -> None:
         ("flat.json", CLIENT_A),
         ("deep.json", CLIENT_B),
     ]
+
+
+def test_zip64_extra_claiming_more_than_it_holds(tmp_path: Path) -> None:
+    """A Zip64 field longer than its extra block fails that archive, not the run."""
+    info = zipfile.ZipInfo(f"{CLIENT_A}/big.json")
+    info.extra = struct.pack("<2H", 0x9999, 64) + b"\0" * 8  # 64 claimed, 8 held
+    archive = write_zip(tmp_path / "a.zip", [(info, b"{}"), (f"{CLIENT_A}/r", b"1")])
+    patch_bytes(archive, struct.pack("<2H", 0x9999, 64), struct.pack("<2H", 1, 64))
+    set_zip_size(archive, f"{CLIENT_A}/big.json", 0xFFFFFFFF)
+    fine = write_zip(tmp_path / "fine.zip", [(f"{CLIENT_B}/r.json", b"2")])
+
+    walked = walk(archive, fine)
+
+    assert walked.kinds == ["Unusable", "Receipt"]
+    assert walked.unusable[0] == Unusable(
+        str(archive), "damaged zip archive: corrupt Zip64 sizes at entry 1"
+    )
+
+
+def test_directory_pointing_past_the_end_is_unreadable(tmp_path: Path) -> None:
+    """A Zip64 offset near 2**64 makes that member unreadable; it cannot crash."""
+    info = zipfile.ZipInfo(f"{CLIENT_A}/far.json")
+    info.extra = struct.pack("<2HQ", 0x9999, 8, 2**64 - 2)
+    archive = write_zip(tmp_path / "a.zip", [(info, b"{}")])
+    patch_bytes(archive, struct.pack("<2H", 0x9999, 8), struct.pack("<2H", 1, 8))
+    data = bytearray(archive.read_bytes())
+    central = data.rfind(b"PK\x01\x02")
+    struct.pack_into("<L", data, central + 42, 0xFFFFFFFF)  # the local header offset
+    archive.write_bytes(bytes(data))
+
+    walked = walk(archive)
+
+    assert walked.kinds == ["Receipt"]
+    assert list(walked.unreadable.values()) == [
+        "the archive is damaged: its directory places this member beyond the "
+        "end of the file"
+    ]
+
+
+def test_lzma_member_claiming_a_huge_window_still_reads(tmp_path: Path) -> None:
+    """The LZMA window is capped at the member's size: a claimed 4 GiB window
+    does not end the run with MemoryError where address space is limited."""
+    content = b"receipt " * 500
+    archive = write_zip(
+        tmp_path / "a.zip", [(f"{CLIENT_A}/r.json", content)], compression=14
+    )
+    data = bytearray(archive.read_bytes())
+    at = zip_data_offset(archive, f"{CLIENT_A}/r.json")
+    struct.pack_into("<L", data, at + 5, 0xFFFFFFFF)  # the dictionary size
+    archive.write_bytes(bytes(data))
+    script = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (1 << 31, 1 << 31))\n"
+        "from archives import walk\n"
+        "walked = walk(sys.argv[1])\n"
+        "print(list(walked.contents.values()) == [b'receipt ' * 500])\n"
+    )
+    paths = [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(archive)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
+        cwd=tmp_path,
+        check=False,
+    )
+
+    assert (done.returncode, done.stdout, done.stderr) == (0, "True\n", "")
+
+
+def _sample_zip() -> bytes:
+    """A small zip holding each compression and a Zip64 directory entry."""
+    buffer = io.BytesIO()
+    content = b'{"n": 1}'
+    zip64 = zipfile.ZipInfo(f"{CLIENT_B}/z64.json")
+    zip64.extra = struct.pack("<2HQ", 1, 8, len(content))
+    with zipfile.ZipFile(buffer, "w") as writer:
+        for number, method in enumerate((0, 8, 12, 14)):
+            writer.writestr(
+                f"{CLIENT_A}/r-{number}.json", b"{}" * 40, compress_type=method
+            )
+        writer.writestr(zip64, content)
+    data = bytearray(buffer.getvalue())
+    # Its size now lives only in the Zip64 extra field, as for a 4 GiB member.
+    central = data.rfind(b"PK\x01\x02")
+    struct.pack_into("<L", data, central + 24, 0xFFFFFFFF)
+    return bytes(data)
+
+
+def _steering_fields(data: bytes) -> list[int]:
+    """Where the lengths, sizes and offsets that steer a zip reader lie."""
+    end = data.rfind(b"PK\x05\x06")
+    fields = [end + 10, end + 12, end + 16, end + 20]
+    at = data.find(b"PK\x03\x04")
+    while at >= 0:
+        fields += [at + 8, at + 26, at + 28]  # method, name and extra lengths
+        at = data.find(b"PK\x03\x04", at + 4)
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        (name_length,) = struct.unpack_from("<H", data, at + 28)
+        extra = at + 46 + name_length
+        # method, sizes, the three lengths, the offset, the first extra field
+        fields += [at + n for n in (10, 20, 24, 28, 30, 32, 42)] + [extra, extra + 2]
+        at = data.find(b"PK\x01\x02", at + 4)
+    return fields
+
+
+_SAMPLE = _sample_zip()
+_FIELDS = _steering_fields(_SAMPLE)
+
+
+_ODD_VALUES = [b"\xff\xff\xff\xff", b"\xff\xff", b"\x40", b"\0\0", b"\x01\0", b"\x0e"]
+
+
+def test_each_steering_field_set_to_odd_values_never_crashes(tmp_path: Path) -> None:
+    """Every length, size, offset and method field of the sample, set in turn
+    to each odd value, gives items or UnreadableReceipt, never a crash."""
+    archive = tmp_path / "edited.zip"
+    for at in _FIELDS:
+        for value in _ODD_VALUES:
+            edited = bytearray(_SAMPLE)
+            edited[at : at + len(value)] = value
+            archive.write_bytes(bytes(edited))
+
+            walked = walk(archive)
+
+            assert all(
+                isinstance(item, Receipt | Unusable | Skipped) for item in walked.items
+            )
+
+
+@settings(
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.sampled_from(_FIELDS) | st.integers(0, len(_SAMPLE) - 1),
+            st.sampled_from([b"\xff\xff\xff\xff", b"\0\0", b"\x01\x00", b"\x40"])
+            | st.binary(min_size=1, max_size=8),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    keep=st.none() | st.integers(0, len(_SAMPLE)),
+)
+def test_mutated_zips_never_crash_the_walk(
+    tmp_path: Path, edits: list[tuple[int, bytes]], keep: int | None
+) -> None:
+    """Whatever bytes a zip holds, walking and reading it gives only Receipt,
+    Unusable and Skipped, or UnreadableReceipt from read(): never a crash."""
+    mutated = bytearray(_SAMPLE)
+    for at, patch in edits:
+        mutated[at : at + len(patch)] = patch
+    archive = tmp_path / "mutated.zip"
+    archive.write_bytes(bytes(mutated[:keep]))
+
+    walked = walk(archive)
+
+    assert all(isinstance(item, Receipt | Unusable | Skipped) for item in walked.items)

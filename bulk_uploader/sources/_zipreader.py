@@ -36,6 +36,10 @@ _CENTRAL_SIG = b"PK\x01\x02"
 _LOCAL = struct.Struct("<4s5H3L2H")
 _LOCAL_SIG = b"PK\x03\x04"
 _ZIP64_EXTRA = 0x0001
+# Every length and offset comes from the archive. Each is checked where it
+# is used; should a check be missing, the error fails this archive (or
+# member), never the run.
+_PARSE_ERRORS = (struct.error, ValueError, OverflowError, IndexError)
 _MAX_COMMENT = 0xFFFF
 
 _FLAG_ENCRYPTED = 0x0001
@@ -123,7 +127,7 @@ class ZipReader:
         self.close()
 
     def _find_directory(self) -> _Directory:
-        end = self._data.seek(0, os.SEEK_END)
+        end = self._end = self._data.seek(0, os.SEEK_END)
         if end == 0:
             raise DamagedArchive("empty file (0 bytes), not a zip archive")
         tail_start = max(0, end - _EOCD.size - _MAX_COMMENT)
@@ -174,11 +178,11 @@ class ZipReader:
         the entries before that point have been yielded.
         """
         directory = self._directory
+        number = 0
         try:
             with open_regular(self.path, 1 << 16) as stream:
                 stream.seek(directory.start)
                 left = directory.size
-                number = 0
                 while left > 0:
                     number += 1
                     member, used = _read_central(stream, number, directory.shift)
@@ -187,6 +191,10 @@ class ZipReader:
         except OSError as exc:
             raise DamagedArchive(
                 f"cannot read the central directory: {exc.strerror or exc}"
+            ) from exc
+        except _PARSE_ERRORS as exc:
+            raise DamagedArchive(
+                f"corrupt central directory at entry {number}"
             ) from exc
 
     def read(self, member: ZipMember, limit: int) -> bytes:
@@ -202,6 +210,11 @@ class ZipReader:
             )
         if member.size > limit:
             raise UnreadableReceipt(f"{member.size} bytes, over the limit of {limit}")
+        if member.header_offset + _LOCAL.size > self._end:
+            raise UnreadableReceipt(
+                "the archive is damaged: its directory places this member "
+                "beyond the end of the file"
+            )
         ceiling = member.size + member.size // 8 + 65536
         if member.compressed_size > ceiling:
             raise UnreadableReceipt(
@@ -210,11 +223,13 @@ class ZipReader:
             )
         try:
             packed = self._read_packed(member)
+            content = _unpack(member, packed)
         except OSError as exc:
             raise UnreadableReceipt(
                 f"cannot read the archive: {exc.strerror or exc}"
             ) from exc
-        content = _unpack(member, packed)
+        except _PARSE_ERRORS as exc:
+            raise UnreadableReceipt(f"the archive is damaged here: {exc}") from exc
         if len(content) != member.size:
             raise UnreadableReceipt(
                 f"corrupt member: {len(content)} bytes unpacked where the archive "
@@ -292,11 +307,16 @@ def _read_central(stream: BinaryIO, number: int, shift: int) -> tuple[ZipMember,
 def _zip64_values(
     extra: bytes, size: int, compressed_size: int, offset: int, number: int
 ) -> tuple[int, int, int]:
+    # The extra field is a list of (type, length, data); every length comes
+    # from the archive and is checked against what is really there.
     at = 0
     while at + 4 <= len(extra):
         kind, length = struct.unpack_from("<2H", extra, at)
+        body = extra[at + 4 : at + 4 + length]
+        if len(body) < length:
+            break
         if kind == _ZIP64_EXTRA:
-            values = iter(struct.unpack_from(f"<{length // 8}Q", extra, at + 4))
+            values = iter(struct.unpack_from(f"<{length // 8}Q", body))
             try:
                 if size == 0xFFFFFFFF:
                     size = next(values)
@@ -360,10 +380,14 @@ def _unpack_lzma(packed: bytes, wanted: int) -> bytes:
     if properties_length < 5:
         raise lzma.LZMAError("LZMA properties cut short")
     bits = packed[4]
+    if bits >= 9 * 5 * 5:
+        raise lzma.LZMAError("invalid LZMA properties")
     (dictionary,) = struct.unpack_from("<L", packed, 5)
     lzma_filter = {
         "id": lzma.FILTER_LZMA1,
-        "dict_size": dictionary,
+        # A window larger than the member is never used, and the archive
+        # could claim 4 GiB.
+        "dict_size": min(dictionary, max(wanted, 4096)),
         "lc": bits % 9,
         "lp": (bits // 9) % 5,
         "pb": bits // 45,
