@@ -98,14 +98,19 @@ def test_kill_9_then_rerun_loses_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_finishes_in_flight_work_and_exits_130(tmp_path: Path) -> None:
-    """SIGINT: in-flight uploads finish, summary printed, exit 130, rerun completes."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_finishes_in_flight_work_and_exits_130(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    """Ctrl-C or SIGTERM: nothing new starts, summary printed, exit 130, rerun ends."""
     samples = write_sample_set(tmp_path / "samples", receipts=2000, clients=10)
     state = tmp_path / "state.sqlite"
-    with SimulatorThread(SimulatorConfig(latency=0.02)) as sim:
-        process = _start(sim, samples, state, "--concurrency", "8")
+    concurrency = 8
+    with SimulatorThread(SimulatorConfig(latency=0.05)) as sim:
+        process = _start(sim, samples, state, "--concurrency", str(concurrency))
         wait_for_receipts(sim, 200)
-        process.send_signal(signal.SIGINT)
+        at_signal = sum(sim.stats().receipts.values())
+        process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=60)
         interrupted_at = sum(sim.stats().receipts.values())
 
@@ -115,8 +120,10 @@ def test_ctrl_c_finishes_in_flight_work_and_exits_130(tmp_path: Path) -> None:
     assert process.returncode == 130, stderr
     assert "Interrupted" in stdout
     assert "uploaded" in stdout
-    assert "SIGINT" in stderr
-    assert interrupted_at < samples.receipts
+    assert signum.name in stderr
+    # Only the uploads already on the wire may land after the signal (the
+    # count above may lag the signal by a few answers, hence the slack).
+    assert interrupted_at - at_signal <= 2 * concurrency
     assert rerun.returncode == 0, rerun.stderr
     assert stats.receipts == samples.per_client
     assert stats.duplicates == 0, "a graceful stop records everything that arrived"
