@@ -396,3 +396,81 @@ def test_lenient_decoding_keeps_every_byte(data: bytes) -> None:
         assert text.encode("utf-8") == data
     else:
         assert len(text) == len(data)
+
+
+# -- hostile files ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["manifest", "clients_file"])
+def test_a_field_over_the_csv_limit_is_a_manifest_error(
+    tmp_path: Path, option: str
+) -> None:
+    """csv refuses fields over 128 KiB: that stops the run with a ManifestError
+    naming the file and line, not with a bare _csv.Error."""
+    folder = _folder(tmp_path, "a.json")
+    table = tmp_path / "table.csv"
+    table.write_text(
+        f"file,uniqueClientId,accessLicenseId\na.json,{CLIENT_A},L\n"
+        f"{'x' * 140_000},{CLIENT_A},L\n"
+    )
+    what = "manifest" if option == "manifest" else "clients file"
+
+    with pytest.raises(ManifestError) as raised:
+        ReceiptSource([folder], SourceOptions(**{option: str(table)}))
+
+    assert str(raised.value) == (
+        f"{what} {table}, line 3: cannot be read as a CSV table (field larger "
+        "than field limit (131072)); is this the right file?"
+    )
+
+
+def test_a_binary_manifest_is_quoted_short_and_printable(tmp_path: Path) -> None:
+    """Garbage in the first line is quoted printable and cut to 60 characters."""
+    folder = _folder(tmp_path, "a.json")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_bytes(bytes(b for b in range(256) if b not in b"\r\n") * 2)
+
+    with pytest.raises(ManifestError) as raised:
+        ReceiptSource([folder], SourceOptions(manifest=str(manifest)))
+
+    _, _, quoted = str(raised.value).partition("its first line has ")
+    assert len(quoted) == 60
+    assert quoted.endswith("...")
+    assert quoted.isprintable()
+
+
+def test_a_manifest_without_rows_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A header-only manifest is allowed, but the log says it maps no files."""
+    folder = _folder(tmp_path, f"{CLIENT_A}/a.json")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("file,uniqueClientId\n\n")
+
+    with caplog.at_level(logging.WARNING):
+        items = _walk(folder, manifest=str(manifest), license_id="L")
+
+    assert [type(item) for item in items] == [Receipt]
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "WARNING",
+            f"manifest {manifest} maps no files: it has a header line and no rows "
+            "that name a file",
+        )
+    ]
+
+
+def test_a_huge_client_id_in_a_row_is_quoted_short(tmp_path: Path) -> None:
+    """A long non-GUID client id is cut in the reason, so reasons stay readable."""
+    folder = _folder(tmp_path, "a.json")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(f"file,uniqueClientId\na.json,{'z' * 5000}\n")
+
+    (item,) = _walk(folder, manifest=str(manifest), license_id="L")
+
+    assert isinstance(item, Unusable)
+    assert item.reason == (
+        f"no client id: no folder on its path is named by a GUID; manifest line 2: "
+        f"uniqueClientId '{'z' * 56}... is not a GUID; no top-level "
+        "uniqueClientId field in the receipt"
+    )

@@ -8,7 +8,8 @@ from typing import Any
 
 from ..errors import ManifestError
 from ._guid import parse_guid
-from ._tables import normalise_header, read_table
+from ._tables import describe_header, normalise_header, read_table
+from ._text import quote
 
 __all__ = ["read_clients"]
 
@@ -45,7 +46,7 @@ def read_clients(path: str) -> dict[str, str]:
         client = parse_guid(client_text)
         if client is None:
             raise ManifestError(
-                f"clients file {path}, {where}: {client_text!r} is not a GUID"
+                f"clients file {path}, {where}: {quote(client_text)} is not a GUID"
             )
         if not licence:
             raise ManifestError(
@@ -62,10 +63,10 @@ def read_clients(path: str) -> dict[str, str]:
 def _csv_pairs(path: str) -> list[tuple[str, str, str]]:
     table = read_table(path, _ALIASES, what="clients file")
     if len(table.columns) < len(_ALIASES):
-        found = ", ".join(repr(name) for name in table.header) or "nothing"
         raise ManifestError(
             f"clients file {path} has no usable header line: it needs the "
-            f"columns {_CLIENT!r} and {_LICENCE!r}; its first line has {found}"
+            f"columns {_CLIENT!r} and {_LICENCE!r}; its first line has "
+            f"{describe_header(table.header)}"
         )
     client_at, licence_at = table.columns[_CLIENT], table.columns[_LICENCE]
     pairs = []
@@ -89,7 +90,7 @@ def _toml_pairs(path: str) -> list[tuple[str, str, str]]:
     clients = document.get("clients")
     if isinstance(clients, dict):
         return [
-            (f"[clients] {key!r}", key, _licence_text(path, value))
+            (f"[clients] {quote(key)}", key, _licence_text(path, value))
             for key, value in clients.items()
         ]
     if isinstance(clients, list):
@@ -118,6 +119,6 @@ def _licence_text(path: str, value: object) -> str:
         return ""
     if not isinstance(value, str):
         raise ManifestError(
-            f"clients file {path}: accessLicenseId {value!r} must be a string"
+            f"clients file {path}: accessLicenseId {quote(value)} must be a string"
         )
     return value.strip()

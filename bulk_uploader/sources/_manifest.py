@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from ..errors import ManifestError
 from ._guid import parse_guid
 from ._paths import split_member
-from ._tables import read_table
+from ._tables import describe_header, read_table
+from ._text import quote
 
 __all__ = ["Manifest", "ManifestRow", "manifest_key"]
+
+logger = logging.getLogger(__name__)
 
 FILE, CLIENT, LICENCE = "file", "uniqueClientId", "accessLicenseId"
 _ALIASES = {
@@ -57,10 +61,9 @@ class Manifest:
             needed = f"{FILE!r} (or 'path', 'filename') and {CLIENT!r}"
             if not need_client:
                 needed += f" or {LICENCE!r}"
-            found = ", ".join(repr(name) for name in table.header) or "nothing"
             raise ManifestError(
                 f"manifest {path} has no usable header line: it needs the "
-                f"columns {needed}; its first line has {found}"
+                f"columns {needed}; its first line has {describe_header(table.header)}"
             )
         if need_client and CLIENT not in table.columns:
             raise ManifestError(
@@ -73,6 +76,12 @@ class Manifest:
         self._found: set[str] = set()
         for line, fields in table.rows():
             self._add(line, fields, table.columns)
+        if not self._rows:
+            logger.warning(
+                "manifest %s maps no files: it has a header line and no rows "
+                "that name a file",
+                path,
+            )
 
     def _add(self, line: int, fields: list[str], columns: dict[str, int]) -> None:
         def field(column: str) -> str:
@@ -88,9 +97,8 @@ class Manifest:
         client = parse_guid(client_text) if client_text else None
         problem = None
         if client_text and client is None:
-            problem = (
-                f"manifest line {line}: uniqueClientId {client_text!r} is not a GUID"
-            )
+            shown = quote(client_text)
+            problem = f"manifest line {line}: uniqueClientId {shown} is not a GUID"
         row = ManifestRow(line, client, licence, problem)
 
         earlier = self._rows.get(key)
@@ -102,8 +110,9 @@ class Manifest:
                 line,
                 None,
                 None,
-                f"manifest lines {earlier.line} and {line} give {key!r} different "
-                "clients or licences; name the file by its path to tell them apart",
+                f"manifest lines {earlier.line} and {line} give {quote(key, 200)} "
+                "different clients or licences; name the file by its path to "
+                "tell them apart",
             )
         self._rows[key] = row
 

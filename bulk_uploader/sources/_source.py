@@ -16,6 +16,7 @@ from ._guid import parse_guid
 from ._manifest import Manifest, ManifestRow, manifest_key
 from ._model import ClientIdFrom, Receipt, SourceItem, SourceOptions, Unusable
 from ._paths import ARCHIVE_SUFFIXES, archive_kind
+from ._text import quote
 from ._walk import Found, Walker, hold
 
 __all__ = ["ReceiptSource"]
@@ -203,10 +204,5 @@ def _client_from_content(content: bytes) -> tuple[str | None, str]:
     value = document[_CONTENT_FIELD]
     client = parse_guid(value) if isinstance(value, str) else None
     if client is None:
-        return None, f"uniqueClientId {_short(value)} in the receipt is not a GUID"
+        return None, f"uniqueClientId {quote(value)} in the receipt is not a GUID"
     return client, ""
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -7,17 +7,28 @@ import csv
 import io
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ManifestError
-from ._text import decode_lenient
+from ._text import decode_lenient, shorten
 
-__all__ = ["Table", "normalise_header", "read_table"]
+if TYPE_CHECKING:
+    from _csv import Reader as _Reader
+
+__all__ = ["Table", "describe_header", "normalise_header", "read_table"]
 
 logger = logging.getLogger(__name__)
 
 _DELIMITERS = (",", ";", "\t")
+
+
+def describe_header(header: list[str]) -> str:
+    """A header line as a message quotes it: printable and short, even when
+    the file is not a table at all."""
+    return shorten(", ".join(repr(name) for name in header)) or "nothing"
 
 
 def normalise_header(name: str) -> str:
@@ -30,22 +41,40 @@ class Table:
     """A decoded table: where each wanted column is, and the rows under it."""
 
     path: str
+    what: str
     header: list[str]
     columns: dict[str, int]
     text: str
     delimiter: str
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
-        """Yield ``(line_number, fields)`` for each non-blank row after the header."""
+        """Yield ``(line_number, fields)`` for each non-blank row after the header.
+
+        Raises ``ManifestError`` where the text cannot be read as CSV.
+        """
         reader = csv.reader(_stream(self.text), delimiter=self.delimiter)
         seen_header = False
-        for fields in reader:
-            if not any(field.strip() for field in fields):
-                continue
-            if seen_header:
-                yield reader.line_num, fields
-            else:
-                seen_header = True
+        with _csv_errors(self.path, self.what, reader):
+            for fields in reader:
+                if not any(field.strip() for field in fields):
+                    continue
+                if seen_header:
+                    yield reader.line_num, fields
+                else:
+                    seen_header = True
+
+
+@contextmanager
+def _csv_errors(path: str, what: str, reader: _Reader) -> Iterator[None]:
+    try:
+        yield
+    except csv.Error as exc:
+        # csv refuses a field over csv.field_size_limit() (128 KiB): no file
+        # name is that long, so such a file is not the table it should be.
+        raise ManifestError(
+            f"{what} {path}, line {reader.line_num}: cannot be read as a CSV "
+            f"table ({exc}); is this the right file?"
+        ) from exc
 
 
 def _stream(text: str) -> io.StringIO:
@@ -69,10 +98,12 @@ def _decode(path: str, data: bytes) -> str:
     return text
 
 
-def _first_row(text: str, delimiter: str) -> list[str]:
-    for fields in csv.reader(_stream(text), delimiter=delimiter):
-        if any(field.strip() for field in fields):
-            return [field.strip() for field in fields]
+def _first_row(path: str, what: str, text: str, delimiter: str) -> list[str]:
+    reader = csv.reader(_stream(text), delimiter=delimiter)
+    with _csv_errors(path, what, reader):
+        for fields in reader:
+            if any(field.strip() for field in fields):
+                return [field.strip() for field in fields]
     return []
 
 
@@ -104,12 +135,17 @@ def read_table(path: str, aliases: dict[str, tuple[str, ...]], *, what: str) -> 
     text, hinted = _drop_separator_hint(_decode(path, data))
     candidates = []
     for delimiter in (hinted,) if hinted else _DELIMITERS:
-        header = _first_row(text, delimiter)
+        header = _first_row(path, what, text, delimiter)
         columns = _find_columns(header, aliases)
         candidates.append(((len(columns), len(header)), delimiter, header, columns))
     _, delimiter, header, columns = max(candidates, key=lambda found: found[0])
     return Table(
-        path=path, header=header, columns=columns, text=text, delimiter=delimiter
+        path=path,
+        what=what,
+        header=header,
+        columns=columns,
+        text=text,
+        delimiter=delimiter,
     )
 
 

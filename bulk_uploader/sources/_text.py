@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 
-__all__ = ["decode_lenient", "repair_name"]
+__all__ = ["decode_lenient", "quote", "repair_name", "shorten"]
 
 _C1_FALLBACK = "bulk_uploader.c1"
 
@@ -46,3 +46,13 @@ def repair_name(name: str, legacy: str) -> str:
         if legacy == "cp437":
             return name
         return raw.decode("cp1252", _C1_FALLBACK)
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut to at most ``limit`` characters, marked when cut."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def quote(value: object, limit: int = 60) -> str:
+    """``value`` quoted for a message: ``repr`` (so printable), and short."""
+    return shorten(repr(value), limit)
