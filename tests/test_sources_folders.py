@@ -9,7 +9,7 @@ import pytest
 from archives import CLIENT_A, CLIENT_B, walk, write_tar, write_zip
 
 from bulk_uploader.errors import UnreadableReceipt
-from bulk_uploader.sources import Receipt, ReceiptSource, SourceOptions
+from bulk_uploader.sources import Receipt, ReceiptSource, SourceOptions, Unusable
 
 
 def _files(root: Path, files: dict[str, bytes]) -> Path:
@@ -213,3 +213,26 @@ def test_a_guid_in_the_folder_given_is_the_client(tmp_path: Path) -> None:
     walked = walk(root, archive)
 
     assert [r.client_id for r in walked.receipts] == [CLIENT_B, CLIENT_B, CLIENT_A]
+
+
+def test_odd_file_names_in_folders(tmp_path: Path) -> None:
+    """Control characters make a file unusable and are shown escaped; bytes
+    that are not UTF-8 are read as Windows-1252 and never leave as surrogates."""
+    root = tmp_path / "in"
+    folder = root / CLIENT_A
+    folder.mkdir(parents=True)
+    (folder / "\x1b[2Jclear.json").write_bytes(b"1")
+    (folder / os.fsdecode(b"r-\xfc.json")).write_bytes(b"2")  # not UTF-8
+
+    walked = walk(root)
+
+    assert walked.kinds == ["Unusable", "Receipt"]
+    assert walked.unusable[0] == Unusable(
+        f"{folder}/\\x1b[2Jclear.json",
+        "file name contains control characters",
+        "\\x1b[2Jclear.json",
+        CLIENT_A,
+    )
+    (receipt,) = walked.receipts
+    assert (receipt.name, receipt.origin) == ("r-ü.json", f"{folder}/r-\\udcfc.json")
+    assert walked.contents == {receipt.origin: b"2"}

@@ -21,7 +21,7 @@ from archives import (
     write_zip,
 )
 
-from bulk_uploader.sources import Receipt, ReceiptSource, SourceOptions
+from bulk_uploader.sources import Receipt, ReceiptSource, SourceOptions, Unusable
 
 
 @pytest.mark.parametrize(("suffix", "mode"), TAR_MODES.items())
@@ -311,3 +311,25 @@ def test_whole_archives_pass_the_end_check(tmp_path: Path, suffix: str) -> None:
 
     assert walked.kinds == ["Receipt"] * 10
     assert len(walked.contents) == 10
+
+
+def test_control_characters_in_tar_names_are_unusable_and_not_read(
+    tmp_path: Path,
+) -> None:
+    """A tar member named with control characters is refused, shown escaped;
+    the members after it still come."""
+    archive = write_tar(
+        tmp_path / "a.tar",
+        [(f"{CLIENT_A}/\x1b]0;pwned\x07.json", b"1"), (f"{CLIENT_A}/ok.json", b"2")],
+    )
+
+    walked = walk(archive)
+
+    assert walked.kinds == ["Unusable", "Receipt"]
+    assert walked.unusable[0] == Unusable(
+        f"{archive}:{CLIENT_A}/\\x1b]0;pwned\\x07.json",
+        "file name contains control characters",
+        "\\x1b]0;pwned\\x07.json",
+        CLIENT_A,
+    )
+    assert list(walked.contents.values()) == [b"2"]

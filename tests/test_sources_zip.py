@@ -500,3 +500,59 @@ def test_mutated_zips_never_crash_the_walk(
     walked = walk(archive)
 
     assert all(isinstance(item, Receipt | Unusable | Skipped) for item in walked.items)
+
+
+def test_control_characters_in_names_are_unusable_and_shown_escaped(
+    tmp_path: Path,
+) -> None:
+    """NUL, escape sequences and bells in a name are never sent, and never
+    reach a terminal raw: origin and name show them as escapes."""
+    archive = write_zip(
+        tmp_path / "a.zip",
+        [
+            (f"{CLIENT_A}/aXb.json", b"1"),
+            (f"{CLIENT_A}/\x1b[31mred\x07.json", b"2"),
+            (f"{CLIENT_A}/ok.json", b"3"),
+        ],
+    )
+    patch_bytes(archive, b"aXb.json", b"a\x00b.json")
+
+    walked = walk(archive)
+
+    assert walked.kinds == ["Unusable", "Unusable", "Receipt"]
+    assert walked.unusable == [
+        Unusable(
+            f"{archive}:{CLIENT_A}/a\\x00b.json",
+            "file name contains control characters",
+            "a\\x00b.json",
+            CLIENT_A,
+        ),
+        Unusable(
+            f"{archive}:{CLIENT_A}/\\x1b[31mred\\x07.json",
+            "file name contains control characters",
+            "\\x1b[31mred\\x07.json",
+            CLIENT_A,
+        ),
+    ]
+
+
+def test_names_longer_than_255_bytes_are_unusable(tmp_path: Path) -> None:
+    """255 bytes of UTF-8 is the most a name may have; one more is refused."""
+    fits = "ä" * 125 + ".json"  # 250 + 5 bytes
+    too_long = "ä" * 126 + ".json"  # 252 + 5 bytes, only 131 characters
+    archive = write_zip(
+        tmp_path / "a.zip",
+        [(f"{CLIENT_A}/{fits}", b"1"), (f"{CLIENT_A}/{too_long}", b"2")],
+    )
+
+    walked = walk(archive)
+
+    assert [r.name for r in walked.receipts] == [fits]
+    assert walked.unusable == [
+        Unusable(
+            f"{archive}:{CLIENT_A}/{too_long}",
+            "file name longer than 255 bytes",
+            too_long,
+            CLIENT_A,
+        )
+    ]

@@ -6,6 +6,10 @@ from functools import lru_cache
 from typing import Literal
 
 from ._guid import parse_guid
+from ._text import has_controls
+
+# The limit of most file systems, and of what the cloud can be expected to take.
+_MAX_NAME_BYTES = 255
 
 __all__ = [
     "ARCHIVE_SUFFIXES",
@@ -17,6 +21,7 @@ __all__ = [
     "junk_file_reason",
     "junk_folder_reason",
     "layout_guid",
+    "name_problem",
     "split_member",
 ]
 
@@ -79,6 +84,18 @@ def junk_file_reason(name: str) -> str | None:
     if name.startswith("~$"):
         return "Office lock file (~$)"
     return _JUNK_FILES.get(name.lower())
+
+
+def name_problem(name: str) -> str | None:
+    """Why a receipt cannot be sent under this base name, or ``None``."""
+    if has_controls(name):
+        return "file name contains control characters"
+    # Four bytes per character at most: short names need no encoding.
+    if len(name) > _MAX_NAME_BYTES // 4 and (
+        len(name.encode("utf-8", "surrogatepass")) > _MAX_NAME_BYTES
+    ):
+        return f"file name longer than {_MAX_NAME_BYTES} bytes"
+    return None
 
 
 def junk_dir_reason(name: str) -> str | None:

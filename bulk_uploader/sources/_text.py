@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import codecs
+import re
 
-__all__ = ["decode_lenient", "quote", "repair_name", "shorten"]
+__all__ = [
+    "decode_lenient",
+    "escape_controls",
+    "has_controls",
+    "quote",
+    "repair_name",
+    "shorten",
+]
 
 _C1_FALLBACK = "bulk_uploader.c1"
+# C0 and C1 controls and DEL move the cursor, ring, recolour or cut text on
+# a terminal; lone surrogates (undecodable bytes of a file name) cannot be
+# written as UTF-8 to a report or the journal.
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _as_c1_controls(error: UnicodeError) -> tuple[str, int]:
@@ -56,3 +68,21 @@ def shorten(text: str, limit: int = 60) -> str:
 def quote(value: object, limit: int = 60) -> str:
     """``value`` quoted for a message: ``repr`` (so printable), and short."""
     return shorten(repr(value), limit)
+
+
+def has_controls(text: str) -> bool:
+    """Whether ``text`` holds a control character or a lone surrogate."""
+    # isprintable() is the cheap test that nearly every name passes.
+    return not text.isprintable() and _UNSHOWABLE.search(text) is not None
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with each control character or lone surrogate written as an
+    escape (``\\x1b``, ``\\udcfc``), as ``repr`` would; other text unchanged."""
+    if text.isprintable():
+        return text
+    return _UNSHOWABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    return repr(match.group())[1:-1]

@@ -21,10 +21,11 @@ from ._paths import (
     junk_file_reason,
     junk_folder_reason,
     layout_guid,
+    name_problem,
     split_member,
 )
 from ._tarreader import TarReader
-from ._text import repair_name
+from ._text import escape_controls, repair_name
 from ._zipreader import DamagedArchive, ZipMember, ZipReader
 
 __all__ = ["Found", "Walker", "hold"]
@@ -33,6 +34,8 @@ _NESTED = (
     "an archive inside an archive is not opened: extract it and name it on "
     "the command line"
 )
+# No name this long can pass 255 bytes of UTF-8 (four bytes a character).
+_SURELY_SHORT = 63
 # A tar stores a second name of a file as a link to the member archived
 # first; that member is sent under its own name, so the link is not a receipt.
 _HARD_LINK = "hard link inside a tar archive (its target is sent)"
@@ -103,7 +106,7 @@ class Walker:
             return
         parent_client = guid_in_parts(os.path.dirname(absolute).split(os.sep))
         client = parse_guid(archive_stem(os.path.basename(root))) or parent_client
-        yield from self._archive(root, _Container(root, "", client))
+        yield from self._archive(root, _Container(escape_controls(root), "", client))
 
     def _folder(
         self, folder: str, rel: str, root_client: str | None
@@ -112,36 +115,36 @@ class Walker:
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=lambda entry: entry.name)
         except OSError as exc:
-            yield Unusable(folder, f"cannot list the folder: {exc.strerror or exc}")
+            why = f"cannot list the folder: {exc.strerror or exc}"
+            yield Unusable(escape_controls(folder), why)
             return
 
         for entry in entries:
             entry_rel = f"{rel}/{entry.name}" if rel else entry.name
+            origin = escape_controls(entry.path)
             try:
                 if entry.is_symlink():
-                    yield Skipped(entry.path, "symbolic link (links are not followed)")
+                    yield Skipped(origin, "symbolic link (links are not followed)")
                 elif entry.is_dir(follow_symlinks=False):
                     reason = junk_dir_reason(entry.name)
                     if reason is not None:
-                        yield Skipped(entry.path + os.sep, reason)
+                        yield Skipped(origin + os.sep, reason)
                     else:
                         yield from self._folder(entry.path, entry_rel, root_client)
                 elif entry.is_file(follow_symlinks=False):
-                    yield from self._file(entry, entry_rel, root_client)
+                    yield from self._file(entry, entry_rel, origin, root_client)
                 else:
-                    yield Skipped(
-                        entry.path, "not a regular file (device, FIFO, socket)"
-                    )
+                    yield Skipped(origin, "not a regular file (device, FIFO, socket)")
             except OSError as exc:
-                yield Unusable(entry.path, f"cannot read: {exc.strerror or exc}")
+                yield Unusable(origin, f"cannot read: {exc.strerror or exc}")
 
     def _file(
-        self, entry: os.DirEntry[str], rel: str, root_client: str | None
+        self, entry: os.DirEntry[str], rel: str, origin: str, root_client: str | None
     ) -> Iterator[Walked]:
         name = entry.name
         reason = junk_file_reason(name)
         if reason is not None:
-            yield Skipped(entry.path, reason)
+            yield Skipped(origin, reason)
             return
         folder = rel[: -len(name) - 1]
         client = layout_guid(folder) or root_client
@@ -149,25 +152,26 @@ class Walker:
         if archive_kind(name) is not None:
             reason = self._filter.excluded(rel, name)
             if reason is not None:
-                yield Skipped(entry.path, reason)
+                yield Skipped(origin, reason)
                 return
             client = parse_guid(archive_stem(name)) or client
-            yield from self._archive(
-                entry.path, _Container(entry.path, f"{rel}:", client)
-            )
+            yield from self._archive(entry.path, _Container(origin, f"{rel}:", client))
             return
 
         reason = self._filter.rejected(rel, name)
         if reason is not None:
-            yield Skipped(entry.path, reason)
+            yield Skipped(origin, reason)
             return
         status = entry.stat(follow_symlinks=False)
         if (status.st_dev, status.st_ino) in self._config_files:
-            yield Skipped(entry.path, "the manifest or clients file of this run")
+            yield Skipped(origin, "the manifest or clients file of this run")
             return
         size = status.st_size
         read = partial(_read_file, entry.path, size, self._max_size)
-        yield Found(name, rel, rel, entry.path, size, client, read)
+        # Undecodable bytes in a file name are read as Windows-1252, as in tar
+        # archives: the cloud and the journal need text.
+        name, problem = _checked_name(repair_name(name, "utf-8"))
+        yield Found(name, rel, rel, origin, size, client, read, problem)
 
     def _archive(self, path: str, container: _Container) -> Iterator[Walked]:
         if archive_kind(path) == "zip":
@@ -193,7 +197,8 @@ class Walker:
     def _zip_member(
         self, reader: ZipReader, member: ZipMember, container: _Container
     ) -> Walked | None:
-        origin = f"{container.origin}:{member.name}"
+        printable = member.name.isprintable()
+        origin = _member_origin(container, member.name, printable)
         if member.kind == "dir":
             return None
         if member.kind == "symlink":
@@ -201,26 +206,21 @@ class Walker:
         if member.kind == "special":
             return Skipped(origin, "not a regular file (device, FIFO, socket)")
 
-        admitted = self._admit(member.name, container)
+        admitted = self._admit(member.name, origin, printable, container)
         if isinstance(admitted, Skipped):
             return admitted
-        name, inner, path, client = admitted
+        name, inner, path, client, problem = admitted
 
-        problem: str | None = None
-        if archive_kind(name) is not None:
-            problem = _NESTED
-        elif member.encrypted:
-            problem = "encrypted (password-protected) member"
-        else:
-            problem = member.unsupported_method()
+        problem = problem or _zip_problem(name, member)
         read = partial(reader.read, member, self._max_size)
         return Found(name, path, inner, origin, member.size, client, read, problem)
 
     def _admit(
-        self, member_name: str, container: _Container
-    ) -> tuple[str, str, str, str | None] | Skipped:
-        """A member's name, inner path, source path and layout client, or why
-        it is skipped (operating-system junk, or the user's filter)."""
+        self, member_name: str, origin: str, printable: bool, container: _Container
+    ) -> tuple[str, str, str, str | None, str | None] | Skipped:
+        """A member's name, inner path, source path, layout client and why its
+        name cannot be sent, or why it is skipped (operating-system junk, or
+        the user's filter). ``printable`` is ``member_name.isprintable()``."""
         folder, name = split_member(member_name)
         inner = f"{folder}/{name}" if folder else name
         path = container.path_prefix + inner
@@ -228,8 +228,12 @@ class Walker:
         if reason is None:
             reason = self._filter.rejected(path, name)
         if reason is not None:
-            return Skipped(f"{container.origin}:{member_name}", reason)
-        return name, inner, path, layout_guid(folder) or container.layout_client
+            return Skipped(origin, reason)
+        client = layout_guid(folder) or container.layout_client
+        if printable and len(name) <= _SURELY_SHORT:
+            return name, inner, path, client, None  # what nearly all names take
+        shown, problem = _checked_name(name)
+        return shown, inner, path, client, problem
 
     def _tar(self, path: str, container: _Container) -> Iterator[Walked]:
         try:
@@ -262,7 +266,8 @@ class Walker:
         member_name: str,
         container: _Container,
     ) -> Walked | None:
-        origin = f"{container.origin}:{member_name}"
+        printable = member_name.isprintable()
+        origin = _member_origin(container, member_name, printable)
         if info.isdir():
             return None
         if info.issym():
@@ -272,18 +277,38 @@ class Walker:
         if not info.isreg():
             return Skipped(origin, "not a regular file (device, FIFO)")
 
-        admitted = self._admit(member_name, container)
+        admitted = self._admit(member_name, origin, printable, container)
         if isinstance(admitted, Skipped):
             return admitted
-        name, inner, path, client = admitted
+        name, inner, path, client, problem = admitted
 
-        problem = _NESTED if archive_kind(name) is not None else None
+        if problem is None and archive_kind(name) is not None:
+            problem = _NESTED
         read: Callable[[], bytes] = _not_read
         if problem is None and 0 < info.size <= self._max_size:
             # A tar is a stream: the bytes must be taken now, before the
             # next header is read.
             read = hold(reader.content(info))
         return Found(name, path, inner, origin, info.size, client, read, problem)
+
+
+def _zip_problem(name: str, member: ZipMember) -> str | None:
+    if archive_kind(name) is not None:
+        return _NESTED
+    if member.encrypted:
+        return "encrypted (password-protected) member"
+    return member.unsupported_method()
+
+
+def _member_origin(container: _Container, member_name: str, printable: bool) -> str:
+    origin = f"{container.origin}:{member_name}"
+    return origin if printable else escape_controls(origin)
+
+
+def _checked_name(name: str) -> tuple[str, str | None]:
+    """The name to report, and why it cannot be sent (then shown escaped)."""
+    problem = name_problem(name)
+    return (name, None) if problem is None else (escape_controls(name), problem)
 
 
 def hold(content: bytes) -> Callable[[], bytes]:
