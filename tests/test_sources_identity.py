@@ -19,10 +19,14 @@ from archives import (
 
 from bulk_uploader.sources import Receipt, ReceiptSource, SourceOptions
 
+NIL = "00000000-0000-0000-0000-000000000000"
+
 
 def _receipt(root: Path, name: str, content: object) -> Path:
     path = root / name
     path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        content = content.encode()
     data = content if isinstance(content, bytes) else json.dumps(content).encode()
     path.write_bytes(data)
     return path
@@ -75,8 +79,61 @@ def test_layout_without_a_guid_is_unusable(tmp_path: Path) -> None:
         (b'{"uniqueClientId": ', None, "not valid JSON"),
         (b"%PDF-1.7 uniqueClientId", None, "not valid JSON"),
         (b"<xml/>", None, "no top-level uniqueClientId"),
+        (
+            {"uniqueClientId": NIL},
+            None,
+            f"uniqueClientId '{NIL}' in the receipt is the nil GUID (all zeros), "
+            "which names no client",
+        ),
+        (
+            f'{{"uniqueClientId": "{CLIENT_A}", "uniqueClientId": "{CLIENT_B}"}}',
+            None,
+            "uniqueClientId appears twice with different values",
+        ),
+        (
+            f'{{"uniqueClientId": "{CLIENT_A}", "unique\\u0043lientId": "{CLIENT_B}"}}',
+            None,
+            "uniqueClientId appears twice with different values",
+        ),
+        (
+            f'{{"uniqueClientId": "{CLIENT_A}", "uniqueClientId": "{CLIENT_A}"}}',
+            CLIENT_A,
+            None,
+        ),
+        (
+            {"uniqueClientId": CLIENT_A, "x": {"uniqueClientId": CLIENT_B}},
+            CLIENT_A,
+            None,
+        ),
+        (
+            f'{{"n": {"9" * 5000}, "uniqueClientId": "{CLIENT_A}", "f": 0.{"5" * 99}}}',
+            CLIENT_A,
+            None,
+        ),
+        (
+            {"uniqueClientId": 10**80},
+            None,
+            f"uniqueClientId 1{'0' * 56}... in the receipt is not a GUID",
+        ),
     ],
-    ids=["braces", "bom", "nested", "array", "not-guid", "number", "cut", "pdf", "xml"],
+    ids=[
+        "braces",
+        "bom",
+        "nested",
+        "array",
+        "not-guid",
+        "number",
+        "cut",
+        "pdf",
+        "xml",
+        "nil",
+        "twice-different",
+        "twice-escaped",
+        "twice-same",
+        "again-nested",
+        "5000-digits",
+        "long-number",
+    ],
 )
 def test_content_reads_the_top_level_field(
     tmp_path: Path, content: object, client: str | None, reason: str | None
@@ -198,4 +255,35 @@ def test_no_licence_names_the_three_ways_to_give_one(tmp_path: Path) -> None:
     assert unusable.reason == (
         f"no accessLicenseId for client {CLIENT_A}: give one with --clients FILE, "
         "an accessLicenseId column in the manifest, or --license-id"
+    )
+
+
+def test_a_nil_guid_folder_is_no_client(tmp_path: Path) -> None:
+    """A folder named by the nil GUID does not name a client, and the reason
+    says that is why."""
+    root = tmp_path / "in"
+    _receipt(root, f"{NIL}/r.json", {})
+
+    walked = walk(root, client_id_from="layout")
+
+    (unusable,) = walked.unusable
+    assert unusable.reason == (
+        "no client id: the only GUID on its path is the nil GUID (all zeros), "
+        "which names no client"
+    )
+
+
+def test_a_nil_guid_in_the_manifest_is_no_client(tmp_path: Path) -> None:
+    """A manifest row giving the nil GUID leaves that file without a client."""
+    root = tmp_path / "in"
+    _receipt(root, "r.json", {})
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(f"file,uniqueClientId\nr.json,{{{NIL.upper()}}}\n")
+
+    walked = walk(root, client_id_from="manifest", manifest=str(manifest))
+
+    (unusable,) = walked.unusable
+    assert unusable.reason == (
+        f"no client id: manifest line 2: uniqueClientId '{{{NIL.upper()}}}' is "
+        "the nil GUID (all zeros), which names no client"
     )

@@ -305,6 +305,12 @@ def test_clients_toml_shapes(tmp_path: Path, text: str) -> None:
             f"uniqueClientId,accessLicenseId\n{CLIENT_A},L1\n{CLIENT_A},L2\n",
             "two different licences",
         ),
+        (
+            "c.csv",
+            "uniqueClientId,accessLicenseId\n00000000-0000-0000-0000-000000000000,L\n",
+            "line 2: '00000000-0000-0000-0000-000000000000' is the nil GUID (all "
+            "zeros), which names no client",
+        ),
         ("c.toml", "[clients\n", "not valid TOML"),
         ("c.toml", "title = 'x'\n", "[clients]"),
         ("c.toml", f'[clients]\n"{CLIENT_A}" = 5\n', "must be a string"),

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ManifestError
-from ._guid import parse_guid
+from ._guid import not_a_client, parse_guid
 from ._tables import describe_header, normalise_header, read_table
 from ._text import quote
 
@@ -46,7 +46,8 @@ def read_clients(path: str) -> dict[str, str]:
         client = parse_guid(client_text)
         if client is None:
             raise ManifestError(
-                f"clients file {path}, {where}: {quote(client_text)} is not a GUID"
+                f"clients file {path}, {where}: {quote(client_text)} "
+                f"{not_a_client(client_text)}"
             )
         if not licence:
             raise ManifestError(

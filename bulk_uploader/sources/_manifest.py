@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from ..errors import ManifestError
-from ._guid import parse_guid
+from ._guid import not_a_client, parse_guid
 from ._paths import split_member
 from ._tables import describe_header, read_table
 from ._text import quote
@@ -97,8 +97,8 @@ class Manifest:
         client = parse_guid(client_text) if client_text else None
         problem = None
         if client_text and client is None:
-            shown = quote(client_text)
-            problem = f"manifest line {line}: uniqueClientId {shown} is not a GUID"
+            shown = f"{quote(client_text)} {not_a_client(client_text)}"
+            problem = f"manifest line {line}: uniqueClientId {shown}"
         row = ManifestRow(line, client, licence, problem)
 
         earlier = self._rows.get(key)

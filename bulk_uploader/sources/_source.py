@@ -6,13 +6,13 @@ import json
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from typing import get_args
+from typing import Any, get_args
 
 from ..errors import ConfigError, UnreadableReceipt
 from ._clients import read_clients
 from ._files import file_kind
 from ._filters import PathFilter
-from ._guid import parse_guid
+from ._guid import NIL_GUID, not_a_client, parse_guid
 from ._manifest import Manifest, ManifestRow, manifest_key
 from ._model import ClientIdFrom, Receipt, SourceItem, SourceOptions, Unusable
 from ._paths import ARCHIVE_SUFFIXES, archive_kind
@@ -123,7 +123,7 @@ class ReceiptSource:
         if self._mode in ("layout", "auto"):
             if found.layout_client is not None:
                 return found.layout_client, why_not
-            why_not.append("no folder on its path is named by a GUID")
+            why_not.append(_no_layout_client(found.origin))
         if self._mode == "manifest" or (self._mode == "auto" and self._manifest):
             if row is not None and row.client_id is not None:
                 return row.client_id, why_not
@@ -190,19 +190,68 @@ def _manifest_why_not(row: ManifestRow | None, manifest: Manifest | None) -> str
     return f"manifest line {row.line} gives no uniqueClientId"
 
 
+def _no_layout_client(origin: str) -> str:
+    if NIL_GUID in origin.lower():
+        return (
+            "the only GUID on its path is the nil GUID (all zeros), which names "
+            "no client"
+        )
+    return "no folder on its path is named by a GUID"
+
+
+class _JsonNumber(str):
+    """A JSON number kept as its text: Python refuses to make ints of more
+    than 4300 digits, and a receipt's numbers are never needed here."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str.__str__(self)
+
+
+class _JsonObject(dict[str, Any]):
+    """A JSON object that knows whether it gave uniqueClientId twice, with
+    different values (``json`` would silently keep the last)."""
+
+    __slots__ = ("conflict",)
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        self.conflict = False
+        if len(self) < len(pairs):
+            values = [value for key, value in pairs if key == _CONTENT_FIELD]
+            self.conflict = any(value != values[0] for value in values[1:])
+
+
+_DECODER = json.JSONDecoder(parse_int=_JsonNumber, parse_float=_JsonNumber)
+_CAREFUL_DECODER = json.JSONDecoder(
+    parse_int=_JsonNumber, parse_float=_JsonNumber, object_pairs_hook=_JsonObject
+)
+
+
 def _client_from_content(content: bytes) -> tuple[str | None, str]:
     missing = "no top-level uniqueClientId field in the receipt"
     # A byte search first: most receipts answer here, without parsing JSON.
-    if _CONTENT_FIELD.encode() not in content:
+    field = _CONTENT_FIELD.encode()
+    if field not in content:
         return None, missing
+    # Look for repeated keys only where one can be: the field written twice,
+    # or spelled with \u escapes.
+    careful = content.count(field) > 1 or b"\\u" in content
+    decoder = _CAREFUL_DECODER if careful else _DECODER
     try:
-        document = json.loads(content)
+        # As json.loads does with bytes, but with a decoder made once.
+        text = content.decode(json.detect_encoding(content), "surrogatepass")
+        document = decoder.decode(text)
     except (ValueError, RecursionError):
         return None, "the receipt is not valid JSON, so it has no uniqueClientId"
     if not isinstance(document, dict) or _CONTENT_FIELD not in document:
         return None, missing
+    if isinstance(document, _JsonObject) and document.conflict:
+        return None, "uniqueClientId appears twice with different values"
     value = document[_CONTENT_FIELD]
-    client = parse_guid(value) if isinstance(value, str) else None
+    client = parse_guid(value) if type(value) is str else None
     if client is None:
-        return None, f"uniqueClientId {quote(value)} in the receipt is not a GUID"
+        why = not_a_client(value) if type(value) is str else "is not a GUID"
+        return None, f"uniqueClientId {quote(value)} in the receipt {why}"
     return client, ""
