@@ -6,6 +6,8 @@ import codecs
 import csv
 import io
 import logging
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -480,3 +482,37 @@ def test_a_huge_client_id_in_a_row_is_quoted_short(tmp_path: Path) -> None:
         f"uniqueClientId '{'z' * 56}... is not a GUID; no top-level "
         "uniqueClientId field in the receipt"
     )
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("option", ["manifest", "clients_file"])
+def test_a_device_as_manifest_is_refused_unread(tmp_path: Path, option: str) -> None:
+    """/dev/zero never ends: a device is refused by its type, not read."""
+    folder = _folder(tmp_path, "a.json")
+    what = "manifest" if option == "manifest" else "clients file"
+
+    with pytest.raises(ManifestError) as raised:
+        ReceiptSource([folder], SourceOptions(**{option: "/dev/zero"}))
+
+    assert str(raised.value) == (
+        f"cannot read the {what} /dev/zero: a character device, not a regular file"
+    )
+
+
+def test_a_manifest_from_a_pipe_is_read(tmp_path: Path) -> None:
+    """A FIFO with a writer (what a shell's <(...) gives) is a fine manifest."""
+    folder = _folder(tmp_path, "a.json")
+    fifo = tmp_path / "manifest.csv"
+    os.mkfifo(fifo)
+    text = f"file,uniqueClientId\na.json,{CLIENT_A}\n".encode()
+
+    def write() -> None:
+        with open(fifo, "wb") as pipe:
+            pipe.write(text)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    items = _walk(folder, manifest=str(fifo), license_id="L")
+    writer.join()
+
+    assert _clients(items) == {"a.json": (CLIENT_A, "L")}

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 from typing import Any
 
 from ..errors import ManifestError
+from ._files import read_config
 from ._guid import not_a_client, parse_guid
 from ._tables import describe_header, normalise_header, read_table
 from ._text import quote
@@ -80,7 +80,7 @@ def _csv_pairs(path: str) -> list[tuple[str, str, str]]:
 
 def _toml_pairs(path: str) -> list[tuple[str, str, str]]:
     try:
-        document = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
+        document = tomllib.loads(read_config(path).decode("utf-8-sig"))
     except OSError as exc:
         raise ManifestError(
             f"cannot read the clients file {path}: {exc.strerror or exc}"

@@ -13,7 +13,7 @@ import io
 import os
 import stat
 
-__all__ = ["NotRegularFile", "file_kind", "open_regular"]
+__all__ = ["NotRegularFile", "file_kind", "open_regular", "read_config"]
 
 # O_NONBLOCK makes open() return at once on a FIFO; on a regular file it
 # changes nothing. O_NOCTTY keeps a terminal device from becoming ours;
@@ -65,3 +65,16 @@ def open_regular(
         os.close(descriptor)
         raise
     return io.BufferedReader(raw, buffer_size)
+
+
+def read_config(path: str) -> bytes:
+    """The bytes of a manifest or clients file.
+
+    A FIFO is read (a shell's ``<(...)`` hands one over, and its writer is
+    running); a device or socket is refused, as ``/dev/zero`` never ends.
+    """
+    mode = os.stat(path).st_mode
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+        raise NotRegularFile(file_kind(mode))
+    with open(path, "rb") as stream:
+        return stream.read()

@@ -9,10 +9,10 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ManifestError
+from ._files import read_config
 from ._text import decode_lenient, shorten
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ def read_table(path: str, aliases: dict[str, tuple[str, ...]], *, what: str) -> 
     wanted columns; ties go to the one that splits the header the most.
     """
     try:
-        data = Path(path).read_bytes()
+        data = read_config(path)
     except OSError as exc:
         raise ManifestError(
             f"cannot read the {what} {path}: {exc.strerror or exc}"
