@@ -333,3 +333,20 @@ def test_control_characters_in_tar_names_are_unusable_and_not_read(
         CLIENT_A,
     )
     assert list(walked.contents.values()) == [b"2"]
+
+
+def test_a_wrong_gzip_checksum_is_reported(tmp_path: Path) -> None:
+    """A gzip whose CRC-32 does not match its data is damaged, even when every
+    member parsed: tarfile alone never checks it."""
+    data = bytearray(compress(tar_bytes(_FIVE), ".tar.gz"))
+    data[-8] ^= 0xFF  # the first byte of the CRC-32 in the gzip trailer
+    archive = tmp_path / "crc.tar.gz"
+    archive.write_bytes(bytes(data))
+
+    walked = walk(archive)
+
+    assert walked.kinds == ["Receipt"] * 5 + ["Unusable"]
+    assert walked.unusable[0].reason.startswith(
+        f"truncated or corrupt tar archive after 5 members, following "
+        f"'{CLIENT_A}/4.json': the gzip data is corrupt (CRC check failed"
+    )
