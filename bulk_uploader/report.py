@@ -110,7 +110,8 @@ class RunSummary:
     def exit_code(self) -> int:
         """The documented exit code for this outcome (see README)."""
         if self.dry_run:
-            return EXIT_OK
+            # A plan predicts: input problems would fail the real run too.
+            return EXIT_FAILURES if self.failed else EXIT_OK
         if self.outcome == "interrupted":
             return EXIT_INTERRUPTED
         if self.outcome == "cloud-unavailable":

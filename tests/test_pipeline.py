@@ -359,3 +359,20 @@ async def test_a_cloud_that_keeps_failing_stops_the_run_early(
     assert "kept failing" in down.render()
     assert back.exit_code == 0
     assert stats.receipts == samples.per_client
+
+
+async def test_dry_run_exit_code_predicts_input_problems(
+    samples: SampleSet, tmp_path: Path
+) -> None:
+    """A plan exits 0 on clean input and 1 when it found unusable receipts."""
+    async with Simulator() as sim:
+        settings = settings_for(sim.url, samples, tmp_path / "state.sqlite")
+        clean = await run_upload(dataclasses.replace(settings, dry_run=True))
+        (samples.sources[0] / "empty.json").write_bytes(b"")
+        flawed = await run_upload(dataclasses.replace(settings, dry_run=True))
+
+    assert clean.exit_code == 0
+    assert flawed.exit_code == 1
+    assert flawed.plan is not None
+    assert flawed.plan["problems"] == 1
+    assert "input problems              1" in flawed.render()
