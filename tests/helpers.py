@@ -7,10 +7,12 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from bulk_uploader.cloud import CloudSettings
 from bulk_uploader.samples import SampleSet
 from bulk_uploader.settings import UploadSettings
+from bulk_uploader.simulator import Simulator, SimulatorThread
 from bulk_uploader.sources import SourceOptions
 
 KEY = "demo-key"
@@ -93,3 +95,19 @@ def settings_for(
         progress="none",
         **overrides,  # type: ignore[arg-type]
     )
+
+
+def cloud_settings(
+    target: str | Simulator | SimulatorThread, **overrides: Any
+) -> CloudSettings:
+    """Demo credentials against a simulator (or a URL); licence calls not paced."""
+    url = target if isinstance(target, str) else target.url
+    values: dict[str, Any] = {
+        "api_key": KEY,
+        "api_secret": SECRET,
+        "api_url": url,
+        "functions_url": url,
+        "licence_rate": 1000.0,
+    }
+    values.update(overrides)
+    return CloudSettings(**values)

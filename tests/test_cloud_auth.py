@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Literal
 
 import anyio
 import pytest
+from helpers import cloud_settings
 
 from bulk_uploader.clock import FakeClock
-from bulk_uploader.cloud import CloudClient, CloudSettings, MemoryTokenStore
+from bulk_uploader.cloud import CloudClient, MemoryTokenStore
 from bulk_uploader.errors import EXIT_AUTH, AuthenticationError, LicenceUnavailable
 from bulk_uploader.simulator import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.anyio
 
 LICENCE = "licence-1"
-
-
-def settings_for(sim: Simulator, **overrides: Any) -> CloudSettings:
-    """Demo credentials against the simulator; licence calls not paced."""
-    values: dict[str, Any] = {
-        "api_key": "demo-key",
-        "api_secret": "demo-secret",
-        "api_url": sim.url,
-        "functions_url": sim.url,
-        "licence_rate": 1000.0,
-    }
-    values.update(overrides)
-    return CloudSettings(**values)
 
 
 async def upload_one(cloud: CloudClient, client: str, name: str) -> None:
@@ -39,7 +27,7 @@ async def test_wrong_secret_is_one_clear_error_before_any_upload(
     simulator: Simulator,
 ) -> None:
     """A wrong secret: AuthenticationError naming the host; nothing uploaded."""
-    settings = settings_for(simulator, api_secret="not-the-secret")
+    settings = cloud_settings(simulator, api_secret="not-the-secret")
     async with CloudClient(settings, token_store=MemoryTokenStore()) as cloud:
         with pytest.raises(AuthenticationError) as caught:
             await cloud.logon()
@@ -63,7 +51,7 @@ async def test_wrong_key_stops_uploads_that_skipped_logon(
     simulator: Simulator,
 ) -> None:
     """Uploads without logon() fail with the same error, after one logon call."""
-    settings = settings_for(simulator, api_key="nobody")
+    settings = cloud_settings(simulator, api_key="nobody")
     async with CloudClient(settings, token_store=MemoryTokenStore()) as cloud:
         for n in range(3):
             with pytest.raises(AuthenticationError):
@@ -76,7 +64,7 @@ async def test_wrong_key_stops_uploads_that_skipped_logon(
 
 async def test_errors_leave_the_client_block_unwrapped(simulator: Simulator) -> None:
     """An error raised in the `async with` block comes out as itself."""
-    settings = settings_for(simulator, api_secret="not-the-secret")
+    settings = cloud_settings(simulator, api_secret="not-the-secret")
     with pytest.raises(AuthenticationError):
         async with CloudClient(settings, token_store=MemoryTokenStore()) as cloud:
             await cloud.logon()
@@ -87,7 +75,7 @@ async def test_errors_leave_the_client_block_unwrapped(simulator: Simulator) -> 
 
 async def test_missing_credentials_fail_without_a_call(simulator: Simulator) -> None:
     """An empty key or secret is refused locally; the API is not asked."""
-    settings = settings_for(simulator, api_secret="")
+    settings = cloud_settings(simulator, api_secret="")
     async with CloudClient(settings, token_store=MemoryTokenStore()) as cloud:
         with pytest.raises(AuthenticationError, match="No API key or API secret"):
             await cloud.logon()
@@ -111,7 +99,7 @@ async def test_tokens_are_read_from_any_answer_shape(
     config = SimulatorConfig(answer_shape=shape, object_key=key)
     async with Simulator(config) as sim:
         async with CloudClient(
-            settings_for(sim), token_store=MemoryTokenStore()
+            cloud_settings(sim), token_store=MemoryTokenStore()
         ) as cloud:
             await upload_one(cloud, "pos-a", "r.json")
         assert sim.stats().total("upload", 200) == 1
@@ -122,7 +110,7 @@ async def test_bearer_is_renewed_before_expiry_by_one_logon() -> None:
     clock = FakeClock()
     async with Simulator(SimulatorConfig(bearer_lifetime=3600.0), clock=clock) as sim:
         async with CloudClient(
-            settings_for(sim), token_store=MemoryTokenStore(), clock=clock
+            cloud_settings(sim), token_store=MemoryTokenStore(), clock=clock
         ) as cloud:
             await cloud.logon()
             clock.advance(3590.0)
@@ -145,7 +133,7 @@ async def test_bearer_is_renewed_once_after_a_401_from_licensing() -> None:
     config = SimulatorConfig(bearer_lifetime=3600.0)
     async with Simulator(config, clock=server_clock) as sim:
         async with CloudClient(
-            settings_for(sim), token_store=MemoryTokenStore(), clock=client_clock
+            cloud_settings(sim), token_store=MemoryTokenStore(), clock=client_clock
         ) as cloud:
             await cloud.logon()
             # The server's clock runs two hours ahead of ours.
@@ -163,7 +151,7 @@ async def test_bearer_refused_after_fresh_logon_stops_licence_calls() -> None:
     config = SimulatorConfig(bearer_lifetime=-60.0)
     async with Simulator(config) as sim:
         async with CloudClient(
-            settings_for(sim), token_store=MemoryTokenStore()
+            cloud_settings(sim), token_store=MemoryTokenStore()
         ) as cloud:
             errors = []
             for client in ("pos-a", "pos-b", "pos-c"):

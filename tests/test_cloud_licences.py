@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import anyio
 import pytest
+from helpers import cloud_settings
 
 from bulk_uploader.clock import FakeClock
 from bulk_uploader.cloud import (
@@ -22,19 +22,6 @@ pytestmark = pytest.mark.anyio
 
 LICENCE = "licence-1"
 DAY = 86400.0
-
-
-def settings_for(sim: Simulator, **overrides: Any) -> CloudSettings:
-    """Demo credentials against the simulator; licence calls not paced."""
-    values: dict[str, Any] = {
-        "api_key": "demo-key",
-        "api_secret": "demo-secret",
-        "api_url": sim.url,
-        "functions_url": sim.url,
-        "licence_rate": 1000.0,
-    }
-    values.update(overrides)
-    return CloudSettings(**values)
 
 
 async def upload_each(
@@ -72,7 +59,7 @@ async def test_concurrent_first_uploads_make_one_licence_call_per_client(
     """500 uploads for 50 new clients started at once: exactly 50 licence calls."""
     clients = [f"client-{n:02d}" for n in range(50)]
     store = MemoryTokenStore()
-    async with CloudClient(settings_for(simulator), token_store=store) as cloud:
+    async with CloudClient(cloud_settings(simulator), token_store=store) as cloud:
         await cloud.logon()
         outcomes = await upload_each(cloud, jobs_for(clients, 10))
 
@@ -91,12 +78,12 @@ async def test_second_client_over_the_same_store_makes_no_licence_call(
     """Tokens persisted by one run are reused by the next: zero licence calls."""
     clients = [f"client-{n}" for n in range(5)]
     store = MemoryTokenStore()
-    async with CloudClient(settings_for(simulator), token_store=store) as first:
+    async with CloudClient(cloud_settings(simulator), token_store=store) as first:
         await upload_each(first, jobs_for(clients, 2))
     assert simulator.stats().total("licence") == 5
 
     simulator.reset()
-    async with CloudClient(settings_for(simulator), token_store=store) as second:
+    async with CloudClient(cloud_settings(simulator), token_store=store) as second:
         assert second.cached_licence(clients[0], LICENCE) is not None
         outcomes = await upload_each(second, jobs_for(clients, 4, "b"))
 
@@ -111,14 +98,14 @@ async def test_token_inside_refresh_window_is_refreshed_once(
     """A stored token with less than a day left: one licence call, then reused."""
     simulator.config.licence_lifetime = 3 * 3600.0
     store = MemoryTokenStore()
-    async with CloudClient(settings_for(simulator), token_store=store) as first:
+    async with CloudClient(cloud_settings(simulator), token_store=store) as first:
         await upload_each(first, jobs_for(["pos-a"], 1))
     old = store.load_licence_token("pos-a", LICENCE)
     assert old is not None
 
     simulator.reset()
     simulator.config.licence_lifetime = 30 * DAY
-    async with CloudClient(settings_for(simulator), token_store=store) as second:
+    async with CloudClient(cloud_settings(simulator), token_store=store) as second:
         assert second.cached_licence("pos-a", LICENCE) is None
         outcomes = await upload_each(second, jobs_for(["pos-a"], 20, "b"))
 
@@ -137,7 +124,7 @@ async def test_token_outside_refresh_window_is_not_refreshed(
     clock = FakeClock(start=time.time())
     store = MemoryTokenStore()
     async with CloudClient(
-        settings_for(simulator), token_store=store, clock=clock
+        cloud_settings(simulator), token_store=store, clock=clock
     ) as first:
         await upload_each(first, jobs_for(["pos-a"], 1))
 
@@ -145,7 +132,7 @@ async def test_token_outside_refresh_window_is_not_refreshed(
     clock.advance(28 * DAY)
     simulator.reset()
     async with CloudClient(
-        settings_for(simulator), token_store=store, clock=clock
+        cloud_settings(simulator), token_store=store, clock=clock
     ) as second:
         assert second.cached_licence("pos-a", LICENCE) is not None
         await second.logon()
@@ -156,7 +143,7 @@ async def test_token_outside_refresh_window_is_not_refreshed(
     # One more day and a half: inside the margin, so it is due.
     clock.advance(1.5 * DAY)
     async with CloudClient(
-        settings_for(simulator), token_store=store, clock=clock
+        cloud_settings(simulator), token_store=store, clock=clock
     ) as third:
         assert third.cached_licence("pos-a", LICENCE) is None
 
@@ -168,7 +155,7 @@ async def test_token_without_exp_counts_as_valid_for_thirty_days(
     simulator.config.licence_has_exp = False
     store = MemoryTokenStore()
     before = time.time()
-    async with CloudClient(settings_for(simulator), token_store=store) as cloud:
+    async with CloudClient(cloud_settings(simulator), token_store=store) as cloud:
         await upload_each(cloud, jobs_for(["pos-a"], 3))
     stored = store.load_licence_token("pos-a", LICENCE)
 
@@ -184,13 +171,13 @@ async def test_failed_refresh_keeps_the_old_token_while_valid(
     """A refresh refused by a block keeps the old token; uploads go on."""
     simulator.config.licence_lifetime = 3 * 3600.0
     store = MemoryTokenStore()
-    async with CloudClient(settings_for(simulator), token_store=store) as first:
+    async with CloudClient(cloud_settings(simulator), token_store=store) as first:
         await upload_each(first, jobs_for(["pos-a"], 1))
     old = store.load_licence_token("pos-a", LICENCE)
 
     simulator.reset()
     simulator.config.licence_limit = 0
-    async with CloudClient(settings_for(simulator), token_store=store) as second:
+    async with CloudClient(cloud_settings(simulator), token_store=store) as second:
         outcomes = await upload_each(second, jobs_for(["pos-a"], 10, "b"))
         assert second.statistics().licence_failures == 1
 
@@ -210,7 +197,7 @@ async def test_block_stops_all_licence_calls(
     holders = ["pos-a", "pos-b", "pos-c"]
     newcomers = ["pos-d", "pos-e", "pos-f"]
     store = MemoryTokenStore()
-    async with CloudClient(settings_for(simulator), token_store=store) as cloud:
+    async with CloudClient(cloud_settings(simulator), token_store=store) as cloud:
         await upload_each(cloud, jobs_for(holders, 1))
         assert simulator.stats().total("licence") == 3
 
@@ -245,7 +232,7 @@ async def test_unknown_licence_pair_fails_that_client_once(
     """A 404 from licensing fails every waiter with the reason; no second call."""
     simulator.config.licences = {("pos-a", LICENCE)}
     async with CloudClient(
-        settings_for(simulator), token_store=MemoryTokenStore()
+        cloud_settings(simulator), token_store=MemoryTokenStore()
     ) as cloud:
         outcomes = await upload_each(cloud, jobs_for(["pos-a", "pos-x"], 10))
         later = await upload_each(cloud, jobs_for(["pos-x"], 3, "b"))
@@ -267,7 +254,7 @@ async def test_revoked_licence_is_fetched_again_once(simulator: Simulator) -> No
     clients = [f"pos-{n}" for n in range(5)]
     simulator.config.revoke_after_uploads = 10
     async with CloudClient(
-        settings_for(simulator), token_store=MemoryTokenStore()
+        cloud_settings(simulator), token_store=MemoryTokenStore()
     ) as cloud:
         first = await upload_each(cloud, jobs_for(clients, 2))
         rest = await upload_each(cloud, jobs_for(clients, 6, "late-"))
@@ -283,7 +270,7 @@ async def test_token_rejected_twice_fails_the_client(simulator: Simulator) -> No
     # Already expired when issued: every upload with them gets a 401.
     simulator.config.licence_lifetime = -60.0
     async with CloudClient(
-        settings_for(simulator), token_store=MemoryTokenStore()
+        cloud_settings(simulator), token_store=MemoryTokenStore()
     ) as cloud:
         outcomes = await upload_each(cloud, jobs_for(["pos-a"], 8))
         later = await upload_each(cloud, jobs_for(["pos-a"], 2, "b"))
@@ -299,7 +286,7 @@ async def test_cancelled_waiter_does_not_cancel_the_fetch() -> None:
     """One of two uploads waiting for a token is cancelled; the other gets it."""
     async with Simulator(SimulatorConfig()) as sim:
         # Two licence calls per second: the second client's call waits 0.5 s.
-        settings = settings_for(sim, licence_rate=2.0)
+        settings = cloud_settings(sim, licence_rate=2.0)
         async with CloudClient(settings, token_store=MemoryTokenStore()) as cloud:
             await upload_each(cloud, jobs_for(["pos-a"], 1))
             done: list[str] = []

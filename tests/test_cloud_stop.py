@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 import anyio
 import pytest
+from helpers import cloud_settings
 
-from bulk_uploader.cloud import CloudClient, CloudSettings, MemoryTokenStore
+from bulk_uploader.cloud import CloudClient, MemoryTokenStore
 from bulk_uploader.errors import UploadNotStarted
 from bulk_uploader.simulator import Simulator, SimulatorConfig
 
@@ -24,18 +24,6 @@ pytestmark = pytest.mark.anyio
 LICENCE = "licence-1"
 # A stop must end every wait within this; the waits stopped last seconds.
 PROMPT = 0.5
-
-
-def settings_for(sim: Simulator, **overrides: Any) -> CloudSettings:
-    values: dict[str, Any] = {
-        "api_key": "demo-key",
-        "api_secret": "demo-secret",
-        "api_url": sim.url,
-        "functions_url": sim.url,
-        "licence_rate": 1000.0,
-    }
-    values.update(overrides)
-    return CloudSettings(**values)
 
 
 class Outcomes:
@@ -71,7 +59,7 @@ async def test_stop_ends_rate_limiter_waits_and_lets_the_sent_one_finish() -> No
     config = SimulatorConfig(latency=0.3)
     outcomes = Outcomes()
     async with Simulator(config) as sim:
-        settings = settings_for(sim, rate=1.0, concurrency=16)
+        settings = cloud_settings(sim, rate=1.0, concurrency=16)
         async with CloudClient(settings, token_store=MemoryTokenStore()) as cloud:
             await cloud.logon()
             async with anyio.create_task_group() as tg:
@@ -99,7 +87,7 @@ async def test_stop_ends_a_retry_after_wait_without_another_attempt() -> None:
     outcomes = Outcomes()
     async with Simulator(config) as sim:
         async with CloudClient(
-            settings_for(sim), token_store=MemoryTokenStore()
+            cloud_settings(sim), token_store=MemoryTokenStore()
         ) as cloud:
             await outcomes.upload(cloud, "pos-a", "first.json")
             async with anyio.create_task_group() as tg:
@@ -119,7 +107,7 @@ async def test_stop_ends_waits_for_licence_tokens_without_a_licence_call() -> No
     """Uploads waiting for a paced licence fetch stop; the fetch is not sent."""
     outcomes = Outcomes()
     async with Simulator(SimulatorConfig()) as sim:
-        settings = settings_for(sim, licence_rate=0.2)
+        settings = cloud_settings(sim, licence_rate=0.2)
         async with CloudClient(settings, token_store=MemoryTokenStore()) as cloud:
             await outcomes.upload(cloud, "pos-a", "a.json")
             async with anyio.create_task_group() as tg:
@@ -144,7 +132,7 @@ async def test_stop_ends_waits_for_licence_tokens_without_a_licence_call() -> No
 async def test_uploads_after_a_stop_send_nothing(simulator: Simulator) -> None:
     """Once stopped, an upload raises UploadNotStarted without any request."""
     async with CloudClient(
-        settings_for(simulator), token_store=MemoryTokenStore()
+        cloud_settings(simulator), token_store=MemoryTokenStore()
     ) as cloud:
         await cloud.logon()
         cloud.stop_new_requests()

@@ -6,33 +6,21 @@ import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Literal
 
 import anyio
 import pytest
 from aiohttp import web
+from helpers import cloud_settings
 
 from bulk_uploader.clock import FakeClock
-from bulk_uploader.cloud import CloudClient, CloudSettings, MemoryTokenStore
+from bulk_uploader.cloud import CloudClient, MemoryTokenStore
 from bulk_uploader.errors import CloudError, UploadFailed
 from bulk_uploader.simulator import Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.anyio
 
 LICENCE = "licence-1"
-
-
-def settings_for(sim_url: str, **overrides: Any) -> CloudSettings:
-    """Demo credentials against the simulator; licence calls not paced."""
-    values: dict[str, Any] = {
-        "api_key": "demo-key",
-        "api_secret": "demo-secret",
-        "api_url": sim_url,
-        "functions_url": sim_url,
-        "licence_rate": 1000.0,
-    }
-    values.update(overrides)
-    return CloudSettings(**values)
 
 
 async def test_faults_and_drops_lose_nothing_and_duplicate_nothing(
@@ -46,7 +34,7 @@ async def test_faults_and_drops_lose_nothing_and_duplicate_nothing(
     clock = FakeClock(start=time.time())
     caplog.set_level(logging.INFO, logger="bulk_uploader")
     async with Simulator(config) as sim:
-        settings = settings_for(sim.url, max_attempts=30)
+        settings = cloud_settings(sim.url, max_attempts=30)
         async with CloudClient(
             settings, token_store=MemoryTokenStore(), clock=clock
         ) as cloud:
@@ -85,7 +73,7 @@ async def test_retry_after_delays_the_next_attempt(
     config = SimulatorConfig(upload_rate_limit=0.1, retry_after_format=fmt)
     async with Simulator(config, clock=clock) as sim:
         async with CloudClient(
-            settings_for(sim.url), token_store=MemoryTokenStore(), clock=clock
+            cloud_settings(sim.url), token_store=MemoryTokenStore(), clock=clock
         ) as cloud:
             await upload_one(cloud, "pos-a", "first.json")
             await upload_one(cloud, "pos-a", "second.json")
@@ -107,7 +95,7 @@ async def test_throttled_uploads_slow_down_for_everyone() -> None:
     config = SimulatorConfig(upload_rate_limit=50.0)
     async with Simulator(config, clock=clock) as sim:
         async with CloudClient(
-            settings_for(sim.url), token_store=MemoryTokenStore(), clock=clock
+            cloud_settings(sim.url), token_store=MemoryTokenStore(), clock=clock
         ) as cloud:
             assert cloud.statistics().current_rate is None
             names = iter(f"r-{n}.json" for n in range(300))
@@ -138,7 +126,7 @@ async def test_non_ascii_file_name_arrives_exactly(simulator: Simulator) -> None
         "tab\there.txt",
     ]
     async with CloudClient(
-        settings_for(simulator.url), token_store=MemoryTokenStore()
+        cloud_settings(simulator.url), token_store=MemoryTokenStore()
     ) as cloud:
         for name in names:
             await upload_one(cloud, "pos-a", name)
@@ -154,7 +142,7 @@ async def test_body_is_rebuilt_for_every_attempt(simulator: Simulator) -> None:
     data = bytes(range(256)) * 64
     clock = FakeClock(start=time.time())
     async with CloudClient(
-        settings_for(simulator.url, max_attempts=30),
+        cloud_settings(simulator.url, max_attempts=30),
         token_store=MemoryTokenStore(),
         clock=clock,
     ) as cloud:
@@ -174,7 +162,7 @@ async def test_too_large_is_permanent_with_the_servers_reason(
     """A 413 fails at once, permanently, with the server's reason; no retry."""
     simulator.config.max_body_size = 10
     async with CloudClient(
-        settings_for(simulator.url), token_store=MemoryTokenStore()
+        cloud_settings(simulator.url), token_store=MemoryTokenStore()
     ) as cloud:
         with pytest.raises(UploadFailed) as caught:
             await cloud.upload(
@@ -193,7 +181,7 @@ async def test_retries_run_out_into_a_temporary_failure(simulator: Simulator) ->
     simulator.config.fault_statuses = (502,)
     clock = FakeClock(start=time.time())
     async with CloudClient(
-        settings_for(simulator.url, max_attempts=4),
+        cloud_settings(simulator.url, max_attempts=4),
         token_store=MemoryTokenStore(),
         clock=clock,
     ) as cloud:
@@ -232,7 +220,7 @@ async def test_logon_redirect_is_an_error_and_not_followed(
     simulator: Simulator, redirector: str
 ) -> None:
     """A redirected logon stops with a clear error; the secret goes nowhere else."""
-    settings = settings_for(redirector, functions_url=simulator.url)
+    settings = cloud_settings(redirector, functions_url=simulator.url)
     async with CloudClient(settings, token_store=MemoryTokenStore()) as cloud:
         with pytest.raises(CloudError, match="redirect") as caught:
             await cloud.logon()
@@ -245,7 +233,7 @@ async def test_upload_redirect_is_permanent_and_not_followed(
     simulator: Simulator, redirector: str
 ) -> None:
     """A redirected upload fails permanently; the token is not sent on."""
-    settings = settings_for(simulator.url, functions_url=redirector)
+    settings = cloud_settings(simulator.url, functions_url=redirector)
     async with CloudClient(settings, token_store=MemoryTokenStore()) as cloud:
         with pytest.raises(UploadFailed, match="redirect") as caught:
             await upload_one(cloud, "pos-a", "r.json")
