@@ -156,8 +156,8 @@ class RunSummary:
         rate = (
             f"{self.throughput:,.1f} receipts/s, "
             f"{format_bytes(self.bytes_uploaded / self.elapsed)}/s"
-            if self.elapsed > 0
-            else "-"
+            if self.elapsed > 0 and self.uploaded
+            else "nothing sent"
         )
         lines = [
             headline,
