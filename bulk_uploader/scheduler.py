@@ -59,6 +59,7 @@ class ClientScheduler(Generic[JobT]):
         self._closed = False
         self._stopped = False
         self._changed = anyio.Event()
+        self._waiting = 0
 
     def __len__(self) -> int:
         return self._size
@@ -69,8 +70,16 @@ class ClientScheduler(Generic[JobT]):
         )
 
     def _wake(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
+        # Making an Event costs a backend lookup; on the hot path nobody is
+        # usually waiting, so only then is a new one made.
+        if self._waiting:
+            self._changed.set()
+            self._changed = anyio.Event()
+            self._waiting = 0
+
+    async def _wait_for_change(self) -> None:
+        self._waiting += 1
+        await self._changed.wait()
 
     def _eligible(self, key: ClientKey) -> bool:
         if key in self._settled:
@@ -88,7 +97,7 @@ class ClientScheduler(Generic[JobT]):
         empty, so one big receipt cannot stall the run.
         """
         while self._is_full() and not self._stopped:
-            await self._changed.wait()
+            await self._wait_for_change()
         if self._stopped:
             return
 
@@ -112,7 +121,7 @@ class ClientScheduler(Generic[JobT]):
                 return self._take()
             if self._closed and self._size == 0:
                 return None
-            await self._changed.wait()
+            await self._wait_for_change()
 
     def _take(self) -> JobT:
         key = self._rotation.popleft()
