@@ -15,9 +15,9 @@ import lzma
 import os
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, TypeVar
 
 from ..errors import UnreadableReceipt
 from ._files import open_regular
@@ -33,6 +33,8 @@ _EOCD64 = struct.Struct("<4sQ2H2L4Q")
 _EOCD64_SIG = b"PK\x06\x06"
 _CENTRAL = struct.Struct("<4s6H3L5H2L")
 _CENTRAL_SIG = b"PK\x01\x02"
+# Where the name, extra and comment lengths lie among the unpacked fields.
+_NAME_LENGTH, _COMMENT_LENGTH = 10, 12
 _LOCAL = struct.Struct("<4s5H3L2H")
 _LOCAL_SIG = b"PK\x03\x04"
 _ZIP64_EXTRA = 0x0001
@@ -59,6 +61,10 @@ _METHOD_NAMES = {
 }
 
 MemberKind = Literal["file", "dir", "symlink", "special"]
+# A central-directory entry: its fixed fields, the bytes of its name, extra
+# field and comment, and its number (from 1) for messages.
+_Entry = tuple[tuple[Any, ...], bytes, int]
+_Parsed = TypeVar("_Parsed")
 
 
 class DamagedArchive(Exception):
@@ -177,6 +183,16 @@ class ZipReader:
         Raises ``DamagedArchive`` where the directory turns out corrupt;
         the entries before that point have been yielded.
         """
+        return self._scan(_member)
+
+    def kinds(self) -> Iterator[MemberKind]:
+        """The kind of every entry, as ``members`` would give it, and damage
+        found at the same entry; about twice as fast, as names stay bytes."""
+        return self._scan(_member_kind)
+
+    def _scan(self, parse: Callable[[_Entry, int], _Parsed]) -> Iterator[_Parsed]:
+        # Its own stream: the directory can be scanned while members are read,
+        # and from another thread than the one reading them.
         directory = self._directory
         number = 0
         try:
@@ -185,9 +201,9 @@ class ZipReader:
                 left = directory.size
                 while left > 0:
                     number += 1
-                    member, used = _read_central(stream, number, directory.shift)
-                    left -= used
-                    yield member
+                    entry = _read_central(stream, number)
+                    left -= _CENTRAL.size + len(entry[1])
+                    yield parse(entry, directory.shift)
         except OSError as exc:
             raise DamagedArchive(
                 f"cannot read the central directory: {exc.strerror or exc}"
@@ -255,10 +271,20 @@ class ZipReader:
         return packed
 
 
-def _read_central(stream: BinaryIO, number: int, shift: int) -> tuple[ZipMember, int]:
+def _read_central(stream: BinaryIO, number: int) -> _Entry:
     fixed = stream.read(_CENTRAL.size)
     if len(fixed) < _CENTRAL.size or fixed[:4] != _CENTRAL_SIG:
         raise DamagedArchive(f"corrupt central directory at entry {number}")
+    fields = _CENTRAL.unpack(fixed)
+    wanted = sum(fields[_NAME_LENGTH : _COMMENT_LENGTH + 1])
+    variable = stream.read(wanted)
+    if len(variable) < wanted:
+        raise DamagedArchive(f"central directory cut short at entry {number}")
+    return fields, variable, number
+
+
+def _member(entry: _Entry, shift: int) -> ZipMember:
+    fields, variable, number = entry
     (
         _,
         made_by,
@@ -272,16 +298,12 @@ def _read_central(stream: BinaryIO, number: int, shift: int) -> tuple[ZipMember,
         size,
         name_length,
         extra_length,
-        comment_length,
+        _,
         _,
         _,
         attributes,
         offset,
-    ) = _CENTRAL.unpack(fixed)
-    variable = stream.read(name_length + extra_length + comment_length)
-    if len(variable) < name_length + extra_length + comment_length:
-        raise DamagedArchive(f"central directory cut short at entry {number}")
-
+    ) = fields
     raw_name = variable[:name_length]
     if 0xFFFFFFFF in (size, compressed_size, offset):
         size, compressed_size, offset = _zip64_values(
@@ -291,7 +313,7 @@ def _read_central(stream: BinaryIO, number: int, shift: int) -> tuple[ZipMember,
             offset,
             number,
         )
-    member = ZipMember(
+    return ZipMember(
         name=_member_name(raw_name, flags),
         kind=_kind(raw_name, made_by, attributes),
         flags=flags,
@@ -301,7 +323,23 @@ def _read_central(stream: BinaryIO, number: int, shift: int) -> tuple[ZipMember,
         size=size,
         header_offset=offset + shift,
     )
-    return member, _CENTRAL.size + len(variable)
+
+
+def _member_kind(entry: _Entry, shift: int) -> MemberKind:
+    fields, variable, number = entry
+    name_length, extra_length = fields[_NAME_LENGTH], fields[_NAME_LENGTH + 1]
+    compressed_size, size, offset = fields[8], fields[9], fields[16]
+    if 0xFFFFFFFF in (size, compressed_size, offset):
+        # Checked as for a full member, so that damage stops both scans at
+        # the same entry.
+        _zip64_values(
+            variable[name_length : name_length + extra_length],
+            size,
+            compressed_size,
+            offset,
+            number,
+        )
+    return _kind(variable[:name_length], fields[1], fields[15])
 
 
 def _zip64_values(
