@@ -10,6 +10,7 @@ from typing import Any, get_args
 
 from ..errors import ConfigError, UnreadableReceipt
 from ._clients import read_clients
+from ._count import count_items
 from ._files import file_kind
 from ._filters import PathFilter
 from ._guid import NIL_GUID, not_a_client, parse_guid
@@ -65,8 +66,10 @@ class ReceiptSource:
         )
         self._default_licence = (options.license_id or "").strip() or None
         self._max_size = options.max_size
+        # Immutable, so counting in another thread may share it with walking.
+        self._filter = PathFilter(options.include, options.exclude)
         self._walker = Walker(
-            PathFilter(options.include, options.exclude),
+            self._filter,
             max_size=options.max_size,
             config_files=_identities(options.manifest, options.clients_file),
         )
@@ -77,6 +80,23 @@ class ReceiptSource:
         for root in self._roots:
             for item in self._walker.walk(root):
                 yield self._resolve(item) if isinstance(item, Found) else item
+
+    def count_cheaply(self) -> int | None:
+        """How many items iterating this source will yield, if that is cheap to know.
+
+        Counted from folder listings and zip central directories, reading no
+        receipt: exact for folders and zips as they are now (an archive that
+        cannot be opened counts as its one ``Unusable``). ``None`` when a tar
+        archive would be opened, as only decompressing it would count it.
+        Safe to call from another thread while the source is iterated: it
+        opens its own files and shares no state that iterating changes.
+        """
+        try:
+            return count_items(self._roots, self._filter)
+        except OSError:
+            # Every I/O failure is counted where it happens; this guards the
+            # progress bar against one that slipped through.
+            return None
 
     def missing_from_manifest(self) -> list[str]:
         """Files the manifest names that the last walk did not find."""
