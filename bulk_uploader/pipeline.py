@@ -286,6 +286,7 @@ class _Run:
         async with anyio.create_task_group() as services:
             self._task_group = services
             services.start_soon(self._tick)
+            services.start_soon(self._count_total)
             if handle_signals and threading.current_thread() is threading.main_thread():
                 services.start_soon(self._watch_signals)
             if self._settings.max_duration is not None:
@@ -354,6 +355,15 @@ class _Run:
             f"(at most {self._settings.stop_grace:.0f} s)."
         )
         self.request_stop("time-limit")
+
+    async def _count_total(self) -> None:
+        # Folders and zip directories are counted in a thread while the
+        # upload runs; tar archives cannot be counted cheaply (None).
+        total = await anyio.to_thread.run_sync(
+            self._source.count_cheaply, abandon_on_cancel=True
+        )
+        if total is not None:
+            self._progress.set_total(total)
 
     async def _tick(self) -> None:
         interval = min(TICK_SECONDS, self._progress.interval)

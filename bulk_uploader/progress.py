@@ -34,6 +34,9 @@ class Progress(Protocol):
 
     def update(self, counters: RunCounters, *, force: bool = False) -> None: ...
 
+    def set_total(self, total: int) -> None:
+        """How many items the run will see, once that is known (for an ETA)."""
+
     def write(self, text: str) -> None: ...
 
     def close(self) -> None: ...
@@ -113,6 +116,10 @@ class BarProgress:
         self._done = done
         self._bar.set_postfix_str(_counts(counters), refresh=force)
 
+    def set_total(self, total: int) -> None:
+        self._bar.total = total
+        self._bar.refresh()
+
     def write(self, text: str) -> None:
         self._bar.write(text, file=self._handler.stream)
 
@@ -142,18 +149,35 @@ class LineProgress:
         self._started = time.monotonic()
         self._last = self._started
         self._last_done = 0
+        self._total: int | None = None
+
+    def set_total(self, total: int) -> None:
+        self._total = total
 
     def update(self, counters: RunCounters, *, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < self.interval:
             return
-        done = counters.uploaded + counters.failed + counters.skipped
+        done = (
+            counters.uploaded + counters.failed + counters.skipped + counters.deferred
+        )
         rate = (done - self._last_done) / max(now - self._last, 1e-9)
         self._last, self._last_done = now, done
         self.write(
-            f"[{format_duration(now - self._started)}] {_counts(counters)} · "
-            f"{format_bytes(counters.bytes_uploaded)} · {rate:,.1f}/s"
+            f"[{format_duration(now - self._started)}]{self._share(done, now)} "
+            f"{_counts(counters)} · {format_bytes(counters.bytes_uploaded)} · "
+            f"{rate:,.1f}/s"
         )
+
+    def _share(self, done: int, now: float) -> str:
+        if not self._total or done > self._total:
+            return ""
+        text = f" {done / self._total:.0%} of {self._total:,} ·"
+        elapsed = now - self._started
+        if 0 < done < self._total and elapsed > 0:
+            left = (self._total - done) * elapsed / done
+            text += f" {format_duration(left)} left ·"
+        return text
 
     def write(self, text: str) -> None:
         print(text, file=self._stream, flush=True)
@@ -168,6 +192,9 @@ class SilentProgress:
     interval = DEFAULT_LINE_INTERVAL
 
     def update(self, counters: RunCounters, *, force: bool = False) -> None:
+        pass
+
+    def set_total(self, total: int) -> None:
         pass
 
     def write(self, text: str) -> None:

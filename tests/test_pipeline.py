@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import sqlite3
 import time
@@ -15,6 +16,7 @@ from helpers import settings_for
 from bulk_uploader.errors import AuthenticationError
 from bulk_uploader.journal import Journal
 from bulk_uploader.pipeline import run_upload
+from bulk_uploader.progress import LineProgress
 from bulk_uploader.samples import SampleSet, write_sample_set
 from bulk_uploader.settings import Shard
 from bulk_uploader.simulator import Simulator, SimulatorConfig
@@ -376,3 +378,23 @@ async def test_dry_run_exit_code_predicts_input_problems(
     assert flawed.plan is not None
     assert flawed.plan["problems"] == 1
     assert "input problems              1" in flawed.render()
+
+
+async def test_status_lines_show_the_share_done_when_the_total_is_cheap(
+    samples: SampleSet, tmp_path: Path
+) -> None:
+    """Folders and zips are counted up front: status lines say how far along."""
+    folder = samples.sources[0]
+    in_folder = sum(1 for path in folder.rglob("*") if path.is_file())
+    lines = io.StringIO()
+    async with Simulator(SimulatorConfig(latency=0.01)) as sim:
+        settings = settings_for(sim.url, samples, tmp_path / "state.sqlite")
+        settings = dataclasses.replace(settings, sources=(str(folder),))
+        summary = await run_upload(
+            settings, progress=LineProgress(interval=0.05, stream=lines)
+        )
+
+    assert summary.uploaded == in_folder
+    last = lines.getvalue().splitlines()[-1]
+    assert f"100% of {in_folder:,}" in last
+    assert any("left" in line for line in lines.getvalue().splitlines()[:-1])

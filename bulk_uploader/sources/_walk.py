@@ -327,7 +327,9 @@ def _not_read() -> bytes:
 def _read_file(path: str, size: int, limit: int) -> bytes:
     try:
         with open_regular(path) as stream:
-            content = stream.read(limit + 1)
+            # One byte more than expected shows a file that grew; asking for
+            # the whole limit would allocate it for every small receipt.
+            content = stream.read(min(size, limit) + 1)
     except FileNotFoundError as exc:
         raise UnreadableReceipt(
             "the file vanished after it was found (moved or deleted)"
@@ -337,6 +339,6 @@ def _read_file(path: str, size: int, limit: int) -> bytes:
     if len(content) != size:
         raise UnreadableReceipt(
             f"the file changed after it was found: {size} bytes then, "
-            f"{len(content)}{'+' if len(content) > limit else ''} bytes now"
+            f"{len(content)}{'+' if len(content) > size else ''} bytes now"
         )
     return content
