@@ -425,3 +425,38 @@ def test_status_on_a_file_that_is_not_a_state_file(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "cannot be used" in result.stderr
     assert notes.read_text() == "not a database\n" * 100
+
+
+@pytest.mark.parametrize(
+    ("option", "url", "message"),
+    [
+        (
+            "--api-url",
+            "http://example.invalid",
+            "uses plain http:// to example.invalid",
+        ),
+        ("--api-url", "ftp://files.example", "must start with https://"),
+        ("--functions-url", "https://u:pw@f.example", "must not contain a user name"),
+        ("--functions-url", "https://f.example/?code=x", "must not contain a query"),
+    ],
+)
+def test_unsafe_or_malformed_urls(
+    samples: SampleSet, tmp_path: Path, option: str, url: str, message: str
+) -> None:
+    """URLs that would leak credentials are refused before any connection."""
+    result = run_cli(
+        [
+            "upload",
+            str(samples.sources[0]),
+            option,
+            url,
+            "--state",
+            str(tmp_path / "s.sqlite"),
+            "--clients",
+            str(samples.clients_file),
+        ]
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "pw" not in result.stderr
+    assert "code=x" not in result.stderr

@@ -115,7 +115,10 @@ def check_base_url(value: str, what: str) -> URL:
         raise ConfigError(f"The {what} is not a URL.") from exc
     # The value itself is not echoed: a mistyped URL may hold a password.
     if url.scheme not in ("https", "http") or not url.host:
-        raise ConfigError(f"The {what} must start with https:// and name a host.")
+        raise ConfigError(
+            f"The {what} must start with https:// (or http:// to this machine) "
+            "and name a host, like https://api.retailforce.cloud."
+        )
     if url.user is not None or url.password is not None:
         raise ConfigError(f"The {what} must not contain a user name or password.")
     if url.query_string or url.fragment:
