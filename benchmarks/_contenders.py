@@ -196,13 +196,20 @@ def uploader_argv(
         *uploader_command(),
         "upload",
         *(str(source) for source in receipts.sources),
-        "--api-url", url,
-        "--functions-url", url,
-        "--clients", str(clients.file),
-        "--state", str(state),
-        "--concurrency", str(concurrency),
-        "--licence-rate", str(LICENCE_RATE),
-        "--progress", "none",
+        "--api-url",
+        url,
+        "--functions-url",
+        url,
+        "--clients",
+        str(clients.file),
+        "--state",
+        str(state),
+        "--concurrency",
+        str(concurrency),
+        "--licence-rate",
+        str(LICENCE_RATE),
+        "--progress",
+        "none",
         "-q",
     ]
     if rate is not None:
@@ -226,8 +233,13 @@ def uploader_run(
         server.url, receipts, clients, state, concurrency=concurrency, rate=rate
     )
     return measure(
-        server, "uploader", argv, expected=receipts.count, latency=latency,
-        timeout=timeout, on_tick=on_tick,
+        server,
+        "uploader",
+        argv,
+        expected=receipts.count,
+        latency=latency,
+        timeout=timeout,
+        on_tick=on_tick,
     )
 
 
@@ -242,12 +254,24 @@ def raw_run(
     timeout: float,
 ) -> Run:
     argv = [
-        sys.executable, str(_HERE / "baseline_aiohttp.py"), str(receipts.sources[0]),
-        "--url", server.url, "--clients", str(clients.file),
-        "--concurrency", str(concurrency), "--limit", str(count),
+        sys.executable,
+        str(_HERE / "baseline_aiohttp.py"),
+        str(receipts.sources[0]),
+        "--url",
+        server.url,
+        "--clients",
+        str(clients.file),
+        "--concurrency",
+        str(concurrency),
+        "--limit",
+        str(count),
     ]
     return measure(
-        server, "raw aiohttp loop", argv, expected=count, latency=latency,
+        server,
+        "raw aiohttp loop",
+        argv,
+        expected=count,
+        latency=latency,
         timeout=timeout,
     )
 
@@ -262,11 +286,22 @@ def sequential_run(
     timeout: float,
 ) -> Run:
     argv = [
-        sys.executable, str(_HERE / "baseline_requests.py"), str(receipts.sources[0]),
-        "--url", server.url, "--clients", str(clients.file), "--limit", str(count),
+        sys.executable,
+        str(_HERE / "baseline_requests.py"),
+        str(receipts.sources[0]),
+        "--url",
+        server.url,
+        "--clients",
+        str(clients.file),
+        "--limit",
+        str(count),
     ]
     return measure(
-        server, "sequential requests", argv, expected=count, latency=latency,
+        server,
+        "sequential requests",
+        argv,
+        expected=count,
+        latency=latency,
         timeout=timeout,
     )
 
@@ -290,18 +325,37 @@ def curl_run(
             for path in files:
                 client_id = path.parent.name
                 items = (
-                    "--form-string", f"uniqueClientId={client_id}",
-                    "--form-string", f"licenseToken={tokens[client_id]}",
-                    "-F", f"file=@{path};type=application/json",
+                    "--form-string",
+                    f"uniqueClientId={client_id}",
+                    "--form-string",
+                    f"licenseToken={tokens[client_id]}",
+                    "-F",
+                    f"file=@{path};type=application/json",
                 )
                 out.write(b"".join(item.encode() + b"\0" for item in items))
         argv = [
-            "xargs", "-0", "-a", str(arguments), "-P", str(concurrency), "-n", "6",
-            "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}\\n",
+            "xargs",
+            "-0",
+            "-a",
+            str(arguments),
+            "-P",
+            str(concurrency),
+            "-n",
+            "6",
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}\\n",
             f"{server.url}/api/digitalReceipt",
         ]
         return measure(
-            server, "xargs + curl", argv, expected=len(files), latency=latency,
+            server,
+            "xargs + curl",
+            argv,
+            expected=len(files),
+            latency=latency,
             timeout=timeout,
         )
 

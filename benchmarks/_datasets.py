@@ -74,8 +74,13 @@ def receipt_bytes(client_id: str, number: int) -> bytes:
         "documentType": 0,
         "bookDate": f"2024-{1 + number % 12:02d}-{1 + number % 28:02d}T12:00:00Z",
         "positions": [
-            {"positionNumber": 1, "caption": caption, "quantity": quantity,
-             "grossValue": gross, "vatPercent": 19.0}
+            {
+                "positionNumber": 1,
+                "caption": caption,
+                "quantity": quantity,
+                "grossValue": gross,
+                "vatPercent": 19.0,
+            }
         ],
         "payments": [{"paymentType": 0, "caption": "Bar", "amount": gross}],
         "currency": "EUR",

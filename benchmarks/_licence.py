@@ -50,9 +50,14 @@ def licence_part(ctx: Context) -> None:
         calls = run.licence_calls()
         rows.append(
             judged(
-                6, measurement,
-                uploader=f"{calls} calls", baseline=f"{clients} clients",
-                value=calls, shown=str(calls), comparison="==", threshold=wanted,
+                6,
+                measurement,
+                uploader=f"{calls} calls",
+                baseline=f"{clients} clients",
+                value=calls,
+                shown=str(calls),
+                comparison="==",
+                threshold=wanted,
                 target=f"= {wanted}",
             )
         )

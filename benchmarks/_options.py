@@ -14,7 +14,6 @@ PARTS = ("licence", "throughput", "bound", "rate", "scale")
 HERE = Path(__file__).parent
 
 
-
 @dataclass(frozen=True)
 class _Sizes:
     receipts: int
@@ -81,10 +80,17 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="python -m benchmarks",
         description="Measure bulk-uploader against plain baselines (issue 6).",
     )
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes: prove that every part runs (CI)")
-    parser.add_argument("--no-write", dest="write", action="store_false",
-                        help="do not update results.json, RESULTS.md, rate.png")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes: prove that every part runs (CI)",
+    )
+    parser.add_argument(
+        "--no-write",
+        dest="write",
+        action="store_false",
+        help="do not update results.json, RESULTS.md, rate.png",
+    )
     sizes = parser.add_argument_group("sizes (defaults: full suite / --quick)")
     for name, help_text in (
         ("receipts", "receipts for the uploader and raw loop (1, 2)"),
@@ -96,31 +102,74 @@ def _build_parser() -> argparse.ArgumentParser:
     ):
         key = name.replace("-", "_")
         full, quick = getattr(FULL, key), getattr(QUICK, key)
-        sizes.add_argument(f"--{name}", type=int, metavar="N",
-                           help=f"{help_text} ({full} / {quick})")
+        sizes.add_argument(
+            f"--{name}", type=int, metavar="N", help=f"{help_text} ({full} / {quick})"
+        )
     full_sizes = ",".join(map(str, FULL.scale_sizes))
     quick_sizes = ",".join(map(str, QUICK.scale_sizes))
-    sizes.add_argument("--scale-sizes", type=_sizes, metavar="N,N,...",
-                       help="receipts in zip files for the scale runs (5) "
-                       f"({full_sizes} / {quick_sizes})")
+    sizes.add_argument(
+        "--scale-sizes",
+        type=_sizes,
+        metavar="N,N,...",
+        help="receipts in zip files for the scale runs (5) "
+        f"({full_sizes} / {quick_sizes})",
+    )
     knobs = parser.add_argument_group("conditions")
-    knobs.add_argument("--rate", type=float, metavar="R",
-                       help="the simulator's upload limit in 4 (200 / 100)")
-    knobs.add_argument("--concurrency", type=int, default=32, metavar="N",
-                       help="uploads in flight, every contender (32)")
-    knobs.add_argument("--clients", type=int, default=8, metavar="N",
-                       help="POS clients in every receipt set (8)")
-    knobs.add_argument("--latency", type=float, default=0.02, metavar="S",
-                       help="server latency in 1 and 2 (0.02)")
-    knobs.add_argument("--bound-latency", type=float, default=0.05, metavar="S",
-                       help="server latency in 3 (0.05)")
-    knobs.add_argument("--rate-latency", type=float, default=0.02, metavar="S",
-                       help="server latency in 4 (0.02)")
-    parser.add_argument("--only", type=_parts, default=PARTS, metavar="PART,...",
-                        help=f"run only these parts: {', '.join(PARTS)}")
-    parser.add_argument("--out", type=Path, default=HERE / "out", metavar="DIR",
-                        help="scratch space and cached receipt sets "
-                        "(benchmarks/out)")
+    knobs.add_argument(
+        "--rate",
+        type=float,
+        metavar="R",
+        help="the simulator's upload limit in 4 (200 / 100)",
+    )
+    knobs.add_argument(
+        "--concurrency",
+        type=int,
+        default=32,
+        metavar="N",
+        help="uploads in flight, every contender (32)",
+    )
+    knobs.add_argument(
+        "--clients",
+        type=int,
+        default=8,
+        metavar="N",
+        help="POS clients in every receipt set (8)",
+    )
+    knobs.add_argument(
+        "--latency",
+        type=float,
+        default=0.02,
+        metavar="S",
+        help="server latency in 1 and 2 (0.02)",
+    )
+    knobs.add_argument(
+        "--bound-latency",
+        type=float,
+        default=0.05,
+        metavar="S",
+        help="server latency in 3 (0.05)",
+    )
+    knobs.add_argument(
+        "--rate-latency",
+        type=float,
+        default=0.02,
+        metavar="S",
+        help="server latency in 4 (0.02)",
+    )
+    parser.add_argument(
+        "--only",
+        type=_parts,
+        default=PARTS,
+        metavar="PART,...",
+        help=f"run only these parts: {', '.join(PARTS)}",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=HERE / "out",
+        metavar="DIR",
+        help="scratch space and cached receipt sets (benchmarks/out)",
+    )
     return parser
 
 

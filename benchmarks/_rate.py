@@ -48,7 +48,10 @@ def rate_part(ctx: Context) -> None:
         for mode, ceiling in (("fixed", limit), ("adaptive", None)):
             watch = _RefusalWatch(ctx)
             run = ctx.uploader(
-                f"rate-{mode}", receipts, latency=o.rate_latency, rate=ceiling,
+                f"rate-{mode}",
+                receipts,
+                latency=o.rate_latency,
+                rate=ceiling,
                 on_tick=watch,
             )
             ctx.results.series[mode] = _series(run, watch.samples)
@@ -71,17 +74,27 @@ def _fixed_rows(ctx: Context, run: Run, limit: float) -> None:
     refused = run.upload_calls("429")
     rows.append(
         judged(
-            4, name,
-            uploader=format_rate(run.rate), baseline=f"R = {format_rate(limit)}",
-            value=run.rate / limit, shown=f"{run.rate / limit:.3f}",
-            comparison=">=", threshold=0.97, target=">= 0.97",
+            4,
+            name,
+            uploader=format_rate(run.rate),
+            baseline=f"R = {format_rate(limit)}",
+            value=run.rate / limit,
+            shown=f"{run.rate / limit:.3f}",
+            comparison=">=",
+            threshold=0.97,
+            target=">= 0.97",
         )
     )
     rows.append(
         judged(
-            4, refusals,
-            uploader=f"{refused} of {run.upload_calls():,} requests", baseline="-",
-            value=refused, shown=str(refused), comparison="==", threshold=0,
+            4,
+            refusals,
+            uploader=f"{refused} of {run.upload_calls():,} requests",
+            baseline="-",
+            value=refused,
+            shown=str(refused),
+            comparison="==",
+            threshold=0,
             target="= 0",
         )
     )
@@ -99,17 +112,27 @@ def _adaptive_rows(ctx: Context, run: Run, limit: float) -> None:
     share = refused / requests if requests else 0.0
     rows.append(
         judged(
-            4, name,
-            uploader=format_rate(run.rate), baseline=f"R = {format_rate(limit)}",
-            value=run.rate / limit, shown=f"{run.rate / limit:.3f}",
-            comparison=">=", threshold=0.85, target=">= 0.85",
+            4,
+            name,
+            uploader=format_rate(run.rate),
+            baseline=f"R = {format_rate(limit)}",
+            value=run.rate / limit,
+            shown=f"{run.rate / limit:.3f}",
+            comparison=">=",
+            threshold=0.85,
+            target=">= 0.85",
         )
     )
     rows.append(
         judged(
-            4, refusals,
-            uploader=f"{refused} of {requests:,} requests", baseline="-",
-            value=share, shown=f"{share:.1%}", comparison="<=", threshold=0.02,
+            4,
+            refusals,
+            uploader=f"{refused} of {requests:,} requests",
+            baseline="-",
+            value=share,
+            shown=f"{share:.1%}",
+            comparison="<=",
+            threshold=0.02,
             target="<= 2%",
         )
     )

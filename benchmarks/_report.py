@@ -19,8 +19,15 @@ from ._results import Results, render_table
 __all__ = ["machine", "write_json", "write_markdown"]
 
 _LIBRARIES = (
-    "bulk_uploader", "aiohttp", "anyio", "yarl", "multidict", "PyJWT",
-    "requests", "psutil", "matplotlib",
+    "bulk_uploader",
+    "aiohttp",
+    "anyio",
+    "yarl",
+    "multidict",
+    "PyJWT",
+    "requests",
+    "psutil",
+    "matplotlib",
 )
 # Everything from this heading on is written by people and kept across runs.
 _KEPT_HEADING = "## Notes"
@@ -48,10 +55,12 @@ def machine() -> dict[str, object]:
     }
 
 
-def write_json(path: Path, options: Options, facts: dict[str, object],
-               results: Results) -> None:
-    conditions = {k: str(v) if isinstance(v, Path) else v
-                  for k, v in asdict(options).items()}
+def write_json(
+    path: Path, options: Options, facts: dict[str, object], results: Results
+) -> None:
+    conditions = {
+        k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()
+    }
     document = {
         "machine": facts,
         "conditions": conditions,
@@ -63,21 +72,26 @@ def write_json(path: Path, options: Options, facts: dict[str, object],
     path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
 
 
-def write_markdown(path: Path, options: Options, facts: dict[str, object],
-                   results: Results, chart: Path | None) -> None:
+def write_markdown(
+    path: Path,
+    options: Options,
+    facts: dict[str, object],
+    results: Results,
+    chart: Path | None,
+) -> None:
     """Rewrite RESULTS.md, keeping the hand-written notes at its end."""
     kept = ""
     if path.exists():
         text = path.read_text(encoding="utf-8")
         if _KEPT_HEADING in text:
-            kept = text[text.index(_KEPT_HEADING):]
+            kept = text[text.index(_KEPT_HEADING) :]
     libraries = facts["libraries"]
     assert isinstance(libraries, dict)
     lines = [
         "# Benchmark results",
         "",
         "Written by `python -m benchmarks` (see README.md for what each "
-        "figure means). Everything above \"Notes\" is rewritten by the next "
+        'figure means). Everything above "Notes" is rewritten by the next '
         "full run.",
         "",
         "## Machine",
@@ -103,7 +117,8 @@ def write_markdown(path: Path, options: Options, facts: dict[str, object],
         f"{options.bound_latency * 1000:.0f} ms",
         f"- 4: {options.rate_receipts:,} receipts a run, simulator limit "
         f"{options.rate:g}/s, latency {options.rate_latency * 1000:.0f} ms",
-        "- 5: " + ", ".join(f"{n:,}" for n in options.scale_sizes)
+        "- 5: "
+        + ", ".join(f"{n:,}" for n in options.scale_sizes)
         + " receipts in zip files of 10,000, no latency, new journal",
         "- 6: one receipt per client, new journal, then the same again",
         "",
@@ -118,8 +133,9 @@ def write_markdown(path: Path, options: Options, facts: dict[str, object],
     if chart is not None:
         lines += [f"![requests per second against R]({chart.name})", ""]
     body = "\n".join(lines) + "\n"
-    path.write_text(body + (kept or f"{_KEPT_HEADING}\n\n(none yet)\n"),
-                    encoding="utf-8")
+    path.write_text(
+        body + (kept or f"{_KEPT_HEADING}\n\n(none yet)\n"), encoding="utf-8"
+    )
 
 
 def _cpu_model() -> str:
@@ -135,8 +151,14 @@ def _cpu_model() -> str:
 
 def _first_line(argv: list[str]) -> str:
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, check=False,
-                              timeout=10, cwd=Path(__file__).parent)
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+            cwd=Path(__file__).parent,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return done.stdout.splitlines()[0] if done.stdout else "unknown"

@@ -67,8 +67,15 @@ def judged(
     """A row whose verdict is ``value <comparison> threshold``."""
     passed = _COMPARE[comparison](value, threshold)
     return Row(
-        number, measurement, uploader, baseline, value, shown, target,
-        "ok" if passed else "MISS", note,
+        number,
+        measurement,
+        uploader,
+        baseline,
+        value,
+        shown,
+        target,
+        "ok" if passed else "MISS",
+        note,
     )
 
 
@@ -78,7 +85,12 @@ def failed(number: int, measurement: str, reason: str, target: str = "") -> Row:
 
 
 def info(
-    number: int, measurement: str, *, uploader: str, baseline: str, shown: str,
+    number: int,
+    measurement: str,
+    *,
+    uploader: str,
+    baseline: str,
+    shown: str,
     note: str = "",
 ) -> Row:
     """A row that gives context and has no target."""

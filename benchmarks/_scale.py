@@ -39,7 +39,8 @@ def scale_part(ctx: Context) -> None:
         peaks[size] = rss
         rows.append(
             info(
-                5, f"peak RSS, {label}",
+                5,
+                f"peak RSS, {label}",
                 uploader=f"{rss:.0f} MB",
                 baseline=f"{format_rate(run.rate)}, {format_seconds(run.cost.wall)}",
                 shown=f"{rss:.0f} MB",
@@ -47,10 +48,14 @@ def scale_part(ctx: Context) -> None:
         )
         rows.append(
             judged(
-                5, f"first upload after start, {label}",
-                uploader=format_seconds(run.first_upload), baseline="-",
-                value=run.first_upload, shown=format_seconds(run.first_upload),
-                comparison="<=", threshold=_FIRST_UPLOAD_S,
+                5,
+                f"first upload after start, {label}",
+                uploader=format_seconds(run.first_upload),
+                baseline="-",
+                value=run.first_upload,
+                shown=format_seconds(run.first_upload),
+                comparison="<=",
+                threshold=_FIRST_UPLOAD_S,
                 target=f"<= {_FIRST_UPLOAD_S:g} s",
             )
         )
@@ -59,10 +64,14 @@ def scale_part(ctx: Context) -> None:
     if largest in peaks:
         rows.append(
             judged(
-                5, f"peak RSS at {largest:,} receipts",
-                uploader=f"{peaks[largest]:.0f} MB", baseline="-",
-                value=peaks[largest], shown=f"{peaks[largest]:.0f} MB",
-                comparison="<=", threshold=_RSS_LIMIT_MB,
+                5,
+                f"peak RSS at {largest:,} receipts",
+                uploader=f"{peaks[largest]:.0f} MB",
+                baseline="-",
+                value=peaks[largest],
+                shown=f"{peaks[largest]:.0f} MB",
+                comparison="<=",
+                threshold=_RSS_LIMIT_MB,
                 target=f"<= {_RSS_LIMIT_MB:.0f} MB",
             )
         )
@@ -70,11 +79,14 @@ def scale_part(ctx: Context) -> None:
         growth = peaks[largest] / peaks[smallest]
         rows.append(
             judged(
-                5, f"peak RSS growth, {largest:,} / {smallest:,} receipts",
+                5,
+                f"peak RSS growth, {largest:,} / {smallest:,} receipts",
                 uploader=f"{peaks[largest]:.0f} MB",
                 baseline=f"{peaks[smallest]:.0f} MB",
-                value=growth, shown=f"{growth:.2f}x",
-                comparison="<=", threshold=_RSS_GROWTH,
+                value=growth,
+                shown=f"{growth:.2f}x",
+                comparison="<=",
+                threshold=_RSS_GROWTH,
                 target=f"<= {_RSS_GROWTH:g}x",
             )
         )

@@ -56,8 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\n{len(results.errors)} measurement(s) could not be made.")
         return 1
     if options.quick:
-        print("\n--quick: the sizes are too small for these figures to mean "
-              "anything; it only proves that every part runs.")
+        print(
+            "\n--quick: the sizes are too small for these figures to mean "
+            "anything; it only proves that every part runs."
+        )
     elif results.misses:
         print(f"\n{len(results.misses)} target(s) missed: see MISS above.")
     return 0
@@ -88,5 +90,8 @@ def _write(options: Options, facts: dict[str, object], results: Results) -> None
     write_json(folder / "results.json", options, facts, results)
     if options.write:
         write_markdown(folder / "RESULTS.md", options, facts, results, chart)
-        print(f"\nWrote {folder / 'RESULTS.md'}, results.json"
-              + (", rate.png" if chart else ""), file=sys.stderr)
+        print(
+            f"\nWrote {folder / 'RESULTS.md'}, results.json"
+            + (", rate.png" if chart else ""),
+            file=sys.stderr,
+        )

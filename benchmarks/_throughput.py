@@ -32,22 +32,41 @@ def throughput_part(ctx: Context) -> None:
     ctx.server.configure(latency=latency, latency_jitter=0.0, upload_rate_limit=None)
     contenders: dict[str, Callable[[], Run]] = {
         "uploader": lambda: ctx.uploader("throughput", receipts, latency=latency),
-        "raw": lambda: ctx.keep("throughput", raw_run(
-            ctx.server, receipts, ctx.clients, count=o.receipts,
-            concurrency=o.concurrency, latency=latency,
-            timeout=ctx.timeout(o.receipts),
-        )),
-        "sequential": lambda: ctx.keep("throughput", sequential_run(
-            ctx.server, receipts, ctx.clients, latency=latency,
-            count=min(o.sequential_receipts, o.receipts),
-            timeout=ctx.timeout(o.sequential_receipts),
-        )),
-        "curl": lambda: ctx.keep("throughput", curl_run(
-            ctx.server, receipts, ctx.clients,
-            count=min(o.curl_receipts, o.receipts),
-            concurrency=o.concurrency, latency=latency,
-            timeout=ctx.timeout(o.curl_receipts),
-        )),
+        "raw": lambda: ctx.keep(
+            "throughput",
+            raw_run(
+                ctx.server,
+                receipts,
+                ctx.clients,
+                count=o.receipts,
+                concurrency=o.concurrency,
+                latency=latency,
+                timeout=ctx.timeout(o.receipts),
+            ),
+        ),
+        "sequential": lambda: ctx.keep(
+            "throughput",
+            sequential_run(
+                ctx.server,
+                receipts,
+                ctx.clients,
+                latency=latency,
+                count=min(o.sequential_receipts, o.receipts),
+                timeout=ctx.timeout(o.sequential_receipts),
+            ),
+        ),
+        "curl": lambda: ctx.keep(
+            "throughput",
+            curl_run(
+                ctx.server,
+                receipts,
+                ctx.clients,
+                count=min(o.curl_receipts, o.receipts),
+                concurrency=o.concurrency,
+                latency=latency,
+                timeout=ctx.timeout(o.curl_receipts),
+            ),
+        ),
     }
     runs = _take_turns(contenders, o.repeat)
     _note_saturation(ctx, "1-2", runs)
@@ -68,11 +87,18 @@ def bound_part(ctx: Context) -> None:
     ctx.server.configure(latency=latency, latency_jitter=0.0, upload_rate_limit=None)
     contenders: dict[str, Callable[[], Run]] = {
         "uploader": lambda: ctx.uploader("bound", receipts, latency=latency),
-        "raw": lambda: ctx.keep("bound", raw_run(
-            ctx.server, receipts, ctx.clients, count=o.bound_receipts,
-            concurrency=o.concurrency, latency=latency,
-            timeout=ctx.timeout(o.bound_receipts),
-        )),
+        "raw": lambda: ctx.keep(
+            "bound",
+            raw_run(
+                ctx.server,
+                receipts,
+                ctx.clients,
+                count=o.bound_receipts,
+                concurrency=o.concurrency,
+                latency=latency,
+                timeout=ctx.timeout(o.bound_receipts),
+            ),
+        ),
     }
     runs = _take_turns(contenders, o.repeat)
     _note_saturation(ctx, "3", runs)
@@ -88,11 +114,15 @@ def bound_part(ctx: Context) -> None:
     )
     ctx.results.rows.append(
         judged(
-            3, name,
+            3,
+            name,
             uploader=format_rate(rate),
             baseline=f"ideal {format_rate(ideal)}; {raw_text}",
-            value=rate / ideal, shown=f"{rate / ideal:.2f}",
-            comparison=">=", threshold=0.90, target=">= 0.90",
+            value=rate / ideal,
+            shown=f"{rate / ideal:.2f}",
+            comparison=">=",
+            threshold=0.90,
+            target=">= 0.90",
         )
     )
 
@@ -147,10 +177,15 @@ def _cpu_rows(runs: dict[str, list[Run]]) -> list[Row]:
     uploader, raw = best("uploader"), best("raw")
     rows = [
         judged(
-            1, name,
-            uploader=_ms(uploader), baseline=f"raw loop {_ms(raw)}",
-            value=uploader / raw, shown=f"{uploader / raw:.2f}x",
-            comparison="<=", threshold=1.25, target="<= 1.25x",
+            1,
+            name,
+            uploader=_ms(uploader),
+            baseline=f"raw loop {_ms(raw)}",
+            value=uploader / raw,
+            shown=f"{uploader / raw:.2f}x",
+            comparison="<=",
+            threshold=1.25,
+            target="<= 1.25x",
         )
     ]
     for key, label in (("sequential", "sequential loop"), ("curl", "xargs + curl")):
@@ -158,8 +193,10 @@ def _cpu_rows(runs: dict[str, list[Run]]) -> list[Row]:
             other = best(key)
             rows.append(
                 info(
-                    1, f"client CPU per receipt (uploader / {label})",
-                    uploader=_ms(uploader), baseline=f"{label} {_ms(other)}",
+                    1,
+                    f"client CPU per receipt (uploader / {label})",
+                    uploader=_ms(uploader),
+                    baseline=f"{label} {_ms(other)}",
                     shown=f"{uploader / other:.2f}x",
                 )
             )
@@ -180,8 +217,11 @@ def _rerun_row(ctx: Context, receipts: ReceiptSet) -> Row:
         return failed(1, name, rerun.failure)
     per_receipt = rerun.cost.cpu / receipts.count
     return info(
-        1, name,
-        uploader=_ms(per_receipt), baseline="-", shown=_ms(per_receipt),
+        1,
+        name,
+        uploader=_ms(per_receipt),
+        baseline="-",
+        shown=_ms(per_receipt),
         note="read, hash and look up every receipt in the journal; send none",
     )
 
@@ -204,11 +244,15 @@ def _rate_rows(runs: dict[str, list[Run]], latency: float) -> list[Row]:
         other = max(run.rate for run in _good(runs[key]))
         rows.append(
             judged(
-                2, name,
+                2,
+                name,
                 uploader=format_rate(uploader),
                 baseline=f"{label} {format_rate(other)}",
-                value=uploader / other, shown=f"{uploader / other:.2f}x",
-                comparison=">=", threshold=threshold, target=target,
+                value=uploader / other,
+                shown=f"{uploader / other:.2f}x",
+                comparison=">=",
+                threshold=threshold,
+                target=target,
             )
         )
     return rows

@@ -48,33 +48,57 @@ def main() -> int:
     data = HERE / "out" / "data"
     clients = make_clients(data, 8)
     receipts = folder_set(data, "throughput", args.receipts, clients)
-    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp, \
-            SimulatorProcess() as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp,
+        SimulatorProcess() as server,
+    ):
         server.configure(latency=args.latency)
         state = Path(tmp, "state.sqlite")
         warm = folder_set(data, "warm", len(clients.ids), clients)
         subprocess.run(
             uploader_argv(server.url, warm, clients, state, concurrency=32),
-            env=client_environment(), check=True, stdout=subprocess.DEVNULL,
+            env=client_environment(),
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         if args.contender == "uploader":
             argv = uploader_argv(server.url, receipts, clients, state, concurrency=32)
         else:
             argv = [
-                sys.executable, str(HERE / "baseline_aiohttp.py"),
-                str(receipts.sources[0]), "--url", server.url,
-                "--clients", str(clients.file), "--concurrency", "32",
+                sys.executable,
+                str(HERE / "baseline_aiohttp.py"),
+                str(receipts.sources[0]),
+                "--url",
+                server.url,
+                "--clients",
+                str(clients.file),
+                "--concurrency",
+                "32",
             ]
         server.reset()
         stacks = Path(tmp, "stacks.txt")
-        record = [py_spy, "record", "--format", "raw", "--rate", "250",
-                  "--output", str(stacks)]
+        record = [
+            py_spy,
+            "record",
+            "--format",
+            "raw",
+            "--rate",
+            "250",
+            "--output",
+            str(stacks),
+        ]
         if args.gil:
             record.append("--gil")
-        subprocess.run([*record, "--", *argv], env=client_environment(), check=True,
-                       stdout=subprocess.DEVNULL)
-        print(f"{args.contender}: the simulator accepted "
-              f"{server.stats()['accepted']:,} receipts")
+        subprocess.run(
+            [*record, "--", *argv],
+            env=client_environment(),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        print(
+            f"{args.contender}: the simulator accepted "
+            f"{server.stats()['accepted']:,} receipts"
+        )
         _print_profile(stacks, args.top)
     return 0
 
