@@ -39,18 +39,13 @@ from bulk_uploader.errors import (
 )
 from bulk_uploader.journal import Journal, Outcome, ReceiptKey
 from bulk_uploader.progress import Progress, make_progress
-from bulk_uploader.report import (
-    FailureLog,
-    RunCounters,
-    RunSummary,
-    check_writable,
-    read_failure_keys,
-)
+from bulk_uploader.report import FailureLog, RunCounters, RunSummary, check_writable
 from bulk_uploader.scheduler import ClientScheduler
-from bulk_uploader.settings import Shard, UploadSettings
+from bulk_uploader.settings import UploadSettings
 from bulk_uploader.sources import Receipt, ReceiptSource, Skipped, SourceItem, Unusable
+from bulk_uploader.triage import Triage
 
-__all__ = ["Prepared", "Triage", "read_prepared", "run_upload"]
+__all__ = ["Prepared", "read_prepared", "run_upload"]
 
 logger = logging.getLogger(__name__)
 
@@ -117,55 +112,11 @@ def read_prepared(items: Iterator[SourceItem]) -> list[ReadItem]:
     return batch
 
 
-Decision = Literal["send", "done", "failed-before", "other-shard"]
 StopReason = Literal["interrupted", "time-limit", "cloud-unavailable"]
 # When this many uploads in a row (and at least twice the concurrency) fail
 # for a passing reason after all their retries, the cloud is down: the run
 # stops instead of spending hours on retry budgets, and the next run goes on.
 OUTAGE_MIN_FAILURES = 20
-
-
-class Triage:
-    """Decides, from the journal and the options, whether a receipt goes out."""
-
-    def __init__(self, settings: UploadSettings, journal: Journal | None) -> None:
-        self._journal = journal
-        self._shard = settings.shard
-        self._retry_all = settings.retry_failed is True
-        self._retry_keys: set[tuple[str, str, str]] = set()
-        if not isinstance(settings.retry_failed, bool):
-            self._retry_keys = read_failure_keys(settings.retry_failed)
-        self._shard_of: dict[str, bool] = {}
-
-    def decide(self, prepared: Prepared) -> tuple[Decision, Outcome | None]:
-        client_id = prepared.receipt.client_id
-        if self._shard is not None and not self._in_shard(client_id, self._shard):
-            return "other-shard", None
-        if self._journal is None:
-            return "send", None
-
-        earlier = self._journal.lookup(prepared.key)
-        if earlier is None or earlier.status == "deferred":
-            return "send", earlier
-        if earlier.status == "uploaded":
-            return "done", earlier
-        if not earlier.permanent or self._retry_all:
-            return "send", earlier
-        wanted = (client_id, prepared.receipt.name)
-        if (*wanted, prepared.digest.hex()) in self._retry_keys or (
-            *wanted,
-            "",
-        ) in self._retry_keys:
-            return "send", earlier
-        return "failed-before", earlier
-
-    def _in_shard(self, client_id: str, shard: Shard) -> bool:
-        mine = self._shard_of.get(client_id)
-        if mine is None:
-            digest = hashlib.sha256(client_id.encode()).digest()
-            mine = int.from_bytes(digest[:8], "big") % shard.count == shard.index
-            self._shard_of[client_id] = mine
-        return mine
 
 
 async def run_upload(

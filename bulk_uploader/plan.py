@@ -19,11 +19,12 @@ import anyio.to_thread
 
 from bulk_uploader.cloud import CloudClient
 from bulk_uploader.journal import Journal
-from bulk_uploader.pipeline import Prepared, Triage, read_prepared
+from bulk_uploader.pipeline import Prepared, read_prepared
 from bulk_uploader.progress import Progress
 from bulk_uploader.report import TOP_REASONS, RunCounters, RunSummary
 from bulk_uploader.settings import UploadSettings
 from bulk_uploader.sources import ReceiptSource, Skipped
+from bulk_uploader.triage import Triage
 
 __all__ = ["plan_upload"]
 
