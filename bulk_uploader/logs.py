@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Iterable
 
+from bulk_uploader.cloud._answers import MIN_SECRET_LENGTH
 from bulk_uploader.errors import ConfigError
 
 __all__ = ["RedactingFilter", "redact", "setup_logging"]
@@ -43,7 +44,7 @@ class RedactingFilter(logging.Filter):
     def add_secrets(self, secrets: Iterable[str]) -> None:
         """Scrub these too, from now on (secrets learnt after start-up)."""
         # Very short strings would scrub ordinary words; real keys are long.
-        fresh = {s for s in secrets if s and len(s) >= 6}
+        fresh = {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}
         self._secrets = tuple(sorted(set(self._secrets) | fresh, key=len, reverse=True))
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -75,8 +75,8 @@ def test_server_reason_takes_the_message_of_a_json_error() -> None:
 
 def test_server_reason_is_short_single_line_and_masks_secrets() -> None:
     """Control characters go, length is capped, secrets and JWTs are masked."""
-    body = f"bad\r\n\x00token {TOKEN} for s3cret " + "x" * 500
-    reason = server_reason(body.encode(), hide=["s3cret"])
+    body = f"bad\r\n\x00token {TOKEN} for s3cret-4711 " + "x" * 500
+    reason = server_reason(body.encode(), hide=["s3cret-4711"])
     assert "\n" not in reason
     assert "\x00" not in reason
     assert TOKEN not in reason
@@ -99,11 +99,17 @@ def test_server_reason_masks_encoded_and_cut_secrets() -> None:
 
 def test_redirect_target_names_only_a_masked_host() -> None:
     """User, password, path and query never show; a secret as host is masked."""
-    location = "https://u:pw@files.example:8443/p/TOKEN1?licenseToken=TOKEN1"
+    location = "https://u:pw@files.example:8443/p/TOKEN123?licenseToken=TOKEN123"
     answer = Answer(status=307, body=b"", retry_after=None, location=location)
-    assert redirect_target(answer, hide=["TOKEN1"]) == "files.example:8443"
-    sneaky = Answer(307, b"", None, "https://TOKEN1.example/")
-    assert redirect_target(sneaky, hide=["TOKEN1"]) == "***.example"
+    assert redirect_target(answer, hide=["TOKEN123"]) == "files.example:8443"
+    sneaky = Answer(307, b"", None, "https://TOKEN123.example/")
+    assert redirect_target(sneaky, hide=["TOKEN123"]) == "***.example"
+
+
+def test_short_strings_are_words_not_secrets() -> None:
+    """A secret shorter than 8 characters does not garble the server's text."""
+    reason = server_reason(b"unknown API key or wrong secret", hide=["wrong"])
+    assert reason == "unknown API key or wrong secret"
 
 
 def test_statistics_stays_cheap_with_many_clients() -> None:

@@ -109,6 +109,9 @@ def server_reason(
     return text or "no reason given"
 
 
+MIN_SECRET_LENGTH = 8
+
+
 def mask_secrets(text: str, hide: Iterable[str]) -> str:
     """``text`` with each secret in ``hide``, in any encoding or case, masked."""
     return _JWT.sub("***", _mask(text, _secret_forms(hide)))
@@ -122,7 +125,9 @@ def _secret_forms(hide: Iterable[str]) -> list[str]:
     """
     forms: set[str] = set()
     for secret in hide:
-        if not secret:
+        # Shorter strings are words, not secrets: masking "wrong" would
+        # garble the server's own text and give the secret away by context.
+        if len(secret) < MIN_SECRET_LENGTH:
             continue
         forms.update(
             (
