@@ -233,9 +233,10 @@ def _status(args: argparse.Namespace) -> int:
         f"{sum(r.deferred for r in totals):>9,}  "
         f"{format_bytes(sum(r.bytes_uploaded for r in totals))}"
     )
-    for run_id, started, finished, outcome in runs:
+    for run_id, started, finished, outcome, exit_code in runs:
         took = f"{finished - started:,.0f} s" if finished else "-"
-        print(f"run {run_id}: {_when(started)}, {outcome}, {took}")
+        code = f", exit {exit_code}" if exit_code is not None else ""
+        print(f"run {run_id}: {_when(started)}, {outcome}{code}, {took}")
     return EXIT_OK
 
 

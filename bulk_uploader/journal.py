@@ -445,14 +445,16 @@ class Journal:
         ).fetchall()
         return [ClientTotals(*row) for row in rows]
 
-    def last_runs(self, limit: int = 5) -> list[tuple[int, float, float | None, str]]:
-        """The most recent runs: id, start, end and outcome."""
+    def last_runs(
+        self, limit: int = 5
+    ) -> list[tuple[int, float, float | None, str, int | None]]:
+        """The most recent runs: id, start, end, outcome and exit code."""
         rows = self._conn.execute(
-            "SELECT id, started_at, finished_at, COALESCE(outcome, 'unfinished') "
-            "FROM runs ORDER BY id DESC LIMIT ?",
+            "SELECT id, started_at, finished_at, COALESCE(outcome, 'unfinished'), "
+            "summary FROM runs ORDER BY id DESC LIMIT ?",
             (limit,),
         ).fetchall()
-        return [(row[0], row[1], row[2], row[3]) for row in rows]
+        return [(row[0], row[1], row[2], row[3], _exit_code(row[4])) for row in rows]
 
     # -- licence tokens (the cloud client's LicenceTokenStore) --------------
 
@@ -524,3 +526,13 @@ class Journal:
             "FROM licence_tokens ORDER BY expires_at, client_id"
         ).fetchall()
         return list(rows)
+
+
+def _exit_code(summary: str | None) -> int | None:
+    if not summary:
+        return None
+    try:
+        code = json.loads(summary).get("exit_code")
+    except (ValueError, AttributeError):
+        return None
+    return code if isinstance(code, int) else None

@@ -78,7 +78,8 @@ def setup_logging(
     redactor = RedactingFilter(secrets)
     console = logging.StreamHandler()
     console.setLevel(level)
-    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    # The console is read by people: no module names (the log file has them).
+    console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     console.addFilter(redactor)
     root.addHandler(console)
 

@@ -39,7 +39,13 @@ from bulk_uploader.errors import (
 )
 from bulk_uploader.journal import Journal, Outcome, ReceiptKey
 from bulk_uploader.progress import Progress, make_progress
-from bulk_uploader.report import FailureLog, RunCounters, RunSummary, check_writable
+from bulk_uploader.report import (
+    FailureLog,
+    RunCounters,
+    RunSummary,
+    check_writable,
+    format_duration,
+)
 from bulk_uploader.scheduler import ClientScheduler
 from bulk_uploader.settings import UploadSettings
 from bulk_uploader.sources import Receipt, ReceiptSource, Skipped, SourceItem, Unusable
@@ -117,6 +123,9 @@ StopReason = Literal["interrupted", "time-limit", "cloud-unavailable"]
 # for a passing reason after all their retries, the cloud is down: the run
 # stops instead of spending hours on retry budgets, and the next run goes on.
 OUTAGE_MIN_FAILURES = 20
+# ... or when nothing got through for ``outage_after`` seconds while at least
+# this many attempts failed.
+OUTAGE_MIN_RETRIES = 3
 
 
 async def run_upload(
@@ -168,12 +177,13 @@ async def _upload(
         # starts it anew.
         triage = Triage(settings, journal)
         with FailureLog(settings.failures) as failure_log:
-            journal.start_run()
             async with CloudClient(settings.cloud, token_store=journal) as cloud:
                 block = journal.load_licence_block()
                 if block is not None:
                     cloud.carry_over_licence_block(status=block[0], until=block[1])
                 await cloud.logon()
+                # Only a run that got past the logon is a run worth listing.
+                journal.start_run()
                 run = _Run(
                     settings, source, journal, cloud, progress, failure_log, triage
                 )
@@ -225,6 +235,9 @@ class _Run:
         )
         self._stop_reason: StopReason | None = None
         self._failures_in_a_row = 0
+        self._settled_at_progress = 0
+        self._progress_at = time.monotonic()
+        self._attempts_at_progress = 0
         self._outage_threshold = max(
             OUTAGE_MIN_FAILURES, 2 * settings.cloud.concurrency
         )
@@ -314,6 +327,7 @@ class _Run:
             self._source.count_cheaply, abandon_on_cancel=True
         )
         if total is not None:
+            self.counters.total = total
             self._progress.set_total(total)
 
     async def _tick(self) -> None:
@@ -323,6 +337,36 @@ class _Run:
             self._progress.update(self.counters)
             if self._journal.commit_due():
                 self._journal.commit()
+            self._watch_for_outage()
+
+    def _watch_for_outage(self) -> None:
+        """Stop when nothing has got through for a while and retries pile up.
+
+        Counting failed receipts alone is slow when each spends its whole
+        retry budget first (minutes at low concurrency); this looks at the
+        attempts instead. 429s do not count: a cloud asking us to slow down
+        is working.
+        """
+        now = time.monotonic()
+        stats = self._cloud.statistics()
+        settled = self.counters.uploaded + self.counters.deferred
+        failing_attempts = stats.retries - stats.throttled
+        if settled != self._settled_at_progress or self._stop_reason is not None:
+            self._settled_at_progress = settled
+            self._progress_at = now
+            self._attempts_at_progress = failing_attempts
+            return
+        if (
+            now - self._progress_at >= self._settings.outage_after
+            and failing_attempts - self._attempts_at_progress >= OUTAGE_MIN_RETRIES
+        ):
+            self._progress.write(
+                f"Nothing got through for {format_duration(now - self._progress_at)} "
+                f"while {failing_attempts - self._attempts_at_progress} attempts "
+                "failed: the cloud seems to be down. Stopping; the next run sends "
+                "what is left."
+            )
+            self.request_stop("cloud-unavailable")
 
     # -- reading and sorting -------------------------------------------------
 
@@ -388,6 +432,7 @@ class _Run:
 
     def _fail_unusable(self, item: Unusable) -> None:
         self.counters.failed += 1
+        self.counters.unusable += 1
         self.counters.count_reason(item.reason)
         self._failures.write(
             origin=item.origin,
@@ -446,7 +491,10 @@ class _Run:
 
     def _count_passing_failure(self) -> None:
         self._failures_in_a_row += 1
-        if self._failures_in_a_row == self._outage_threshold:
+        if (
+            self._failures_in_a_row == self._outage_threshold
+            and self._stop_reason is None
+        ):
             self._progress.write(
                 f"{self._failures_in_a_row} uploads in a row failed after all "
                 "their retries: the cloud seems to be down. Stopping; the next "
@@ -475,6 +523,14 @@ class _Run:
                 reason=reason,
             )
         )
+        logger.debug(
+            "receipt %s: client=%s name=%r origin=%r status=%s",
+            status,
+            receipt.client_id,
+            receipt.name,
+            receipt.origin,
+            http_status,
+        )
         counters = self.counters
         if status == "uploaded":
             counters.uploaded += 1
@@ -485,6 +541,7 @@ class _Run:
             counters.deferred += 1
         else:
             counters.failed += 1
+            counters.failed_retryable += not permanent
             counters.count_reason(reason or "failed")
         self._failures.write(
             origin=receipt.origin,

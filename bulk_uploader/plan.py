@@ -133,7 +133,8 @@ def _plan_dict(
     fetches = licence_counts["fetch"] + licence_counts["refresh"]
     rate = settings.cloud.rate
     upload_seconds = to_send / rate if rate else None
-    licence_seconds = fetches / settings.cloud.licence_rate if fetches else 0.0
+    # The first licence request goes out at once; each further one waits.
+    licence_seconds = max(0, fetches - 1) / settings.cloud.licence_rate
     return {
         "receipts_found": counters.found,
         "to_send": to_send,

@@ -39,9 +39,12 @@ class RunCounters:
     skipped_filtered: int = 0
     skipped_other_shard: int = 0
     failed: int = 0
+    failed_retryable: int = 0
+    unusable: int = 0
     failed_before: int = 0
     deferred: int = 0
     in_flight: int = 0
+    total: int | None = None
     planning: bool = False
     reasons: Counter[str] = field(default_factory=Counter)
 
@@ -69,8 +72,11 @@ class RunSummary:
     skipped_filtered: int = 0
     skipped_other_shard: int = 0
     failed: int = 0
+    failed_retryable: int = 0
+    unusable: int = 0
     failed_before: int = 0
     deferred: int = 0
+    total: int | None = None
     top_reasons: list[tuple[str, int]] = field(default_factory=list)
     licence_calls: int = 0
     logons: int = 0
@@ -91,8 +97,11 @@ class RunSummary:
             skipped_filtered=counters.skipped_filtered,
             skipped_other_shard=counters.skipped_other_shard,
             failed=counters.failed,
+            failed_retryable=counters.failed_retryable,
+            unusable=counters.unusable,
             failed_before=counters.failed_before,
             deferred=counters.deferred,
+            total=counters.total,
             top_reasons=counters.reasons.most_common(TOP_REASONS),
             **extra,
         )
@@ -130,6 +139,7 @@ class RunSummary:
             {"reason": reason, "count": count} for reason, count in self.top_reasons
         ]
         data["skipped"] = self.skipped
+        data["not_sent"] = self.not_sent
         data["throughput_per_second"] = round(self.throughput, 2)
         data["exit_code"] = self.exit_code
         return data
@@ -170,22 +180,24 @@ class RunSummary:
                 else ""
             )
             + ")",
-            f"  failed     {self.failed:>10,}",
+            self._failed_line(),
         ]
-        if self.failed_before:
-            lines.append(
-                f"  not retried {self.failed_before:>9,}  (failed permanently "
-                "in an earlier run; --retry-failed sends them again)"
-            )
         if self.deferred:
             lines.append(
                 f"  deferred   {self.deferred:>10,}  (no licence token: the "
                 f"licence endpoint blocked us{self._block_end()}; a run after "
                 "that sends them)"
             )
+        not_sent = self.not_sent
+        if self.outcome != "completed" and not_sent:
+            lines.append(
+                f"  not sent   {not_sent:>10,}  (not tried in this run; the next "
+                "run sends them)"
+            )
         lines.append(
-            f"  licence calls {self.licence_calls:,}, retries {self.retries:,}, "
-            f"429s {self.throttled:,}; {format_duration(self.elapsed)}, {rate}"
+            f"  licence calls {self.licence_calls:,}, upload retries "
+            f"{self.retries:,}, upload 429s {self.throttled:,}; "
+            f"{format_duration(self.elapsed)}, {rate}"
         )
         if self.top_reasons:
             lines.append("  most common failures:")
@@ -198,8 +210,33 @@ class RunSummary:
                 "any --include / --exclude."
             )
         if self.failures_file and (self.failed or self.deferred or self.failed_before):
-            lines.append(f"  every failure is listed in {self.failures_file}")
+            lines.append(
+                f"  every failed or deferred receipt is listed in {self.failures_file}"
+            )
         return "\n".join(lines)
+
+    @property
+    def not_sent(self) -> int:
+        """Receipts the sources hold that this run never got to (0: unknown)."""
+        if self.total is None:
+            return 0
+        seen = self.uploaded + self.skipped + self.failed + self.deferred
+        return max(0, self.total - seen - self.failed_before)
+
+    def _failed_line(self) -> str:
+        permanent = self.failed - self.failed_retryable - self.unusable
+        parts = [
+            (self.failed_retryable, "go out again with the next run"),
+            (permanent, "failed for good (--retry-failed sends them again)"),
+            (
+                self.failed_before,
+                "failed for good in an earlier run (--retry-failed sends them again)",
+            ),
+            (self.unusable, "input problems"),
+        ]
+        said = [f"{count:,} {text}" for count, text in parts if count]
+        line = f"  failed     {self.failed + self.failed_before:>10,}"
+        return line + (f"  ({'; '.join(said)})" if said else "")
 
     def _block_end(self) -> str:
         if self.licence_blocked_until is None:

@@ -11,6 +11,7 @@ from bulk_uploader.sources import SourceOptions
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
+    "DEFAULT_OUTAGE_AFTER",
     "DEFAULT_STOP_GRACE",
     "Shard",
     "UploadSettings",
@@ -18,6 +19,9 @@ __all__ = [
 
 DEFAULT_CONCURRENCY = 16
 DEFAULT_STOP_GRACE = 30.0
+# A run stops as "cloud unavailable" when nothing got through for this long
+# while attempts kept failing.
+DEFAULT_OUTAGE_AFTER = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +54,4 @@ class UploadSettings:
     progress: ProgressMode = "auto"
     progress_interval: float = DEFAULT_LINE_INTERVAL
     stop_grace: float = DEFAULT_STOP_GRACE
+    outage_after: float = DEFAULT_OUTAGE_AFTER

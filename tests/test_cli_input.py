@@ -272,6 +272,7 @@ def test_status_and_tokens_commands(
     assert status.returncode == 0
     assert all(client in status.stdout for client in samples.clients)
     assert "all 2 clients" in status.stdout
+    assert "completed, exit 0" in status.stdout
     assert "20" in status.stdout
 
     tokens = run_cli(["tokens", "--state", str(state)])

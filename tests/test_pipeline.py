@@ -238,6 +238,10 @@ async def test_dry_run_sends_nothing_and_plans_correctly(
     assert after.plan is not None
     assert before.plan["to_send"] == samples.receipts
     assert before.plan["licence_tokens"]["to_fetch"] == len(samples.clients)
+    # The first licence request goes at once, each further one waits its turn.
+    assert before.plan["estimated_licence_seconds"] == pytest.approx(
+        (len(samples.clients) - 1) / settings.cloud.licence_rate
+    )
     assert after.plan["to_send"] == 0
     assert after.plan["already_uploaded"] == samples.receipts
     assert requests_after_plan == requests_after_run
@@ -259,6 +263,8 @@ async def test_wrong_credentials_stop_before_any_upload(
     assert "wrong-secret" not in str(caught.value)
     assert stats.total("upload") == 0
     assert stats.total("licence") == 0
+    runs = sqlite3.connect(tmp_path / "state.sqlite").execute("SELECT * FROM runs")
+    assert runs.fetchall() == [], "a run refused at logon is not listed"
 
 
 async def test_bad_entries_fail_alone_and_the_run_goes_on(
@@ -398,3 +404,48 @@ async def test_status_lines_show_the_share_done_when_the_total_is_cheap(
     last = lines.getvalue().splitlines()[-1]
     assert f"100% of {in_folder:,}" in last
     assert any("left" in line for line in lines.getvalue().splitlines()[:-1])
+
+
+async def test_nothing_getting_through_for_a_while_stops_the_run(
+    samples: SampleSet, tmp_path: Path
+) -> None:
+    """Retries piling up with no success: stop after outage_after, not hours later."""
+    folder = str(samples.sources[0])
+    async with Simulator(SimulatorConfig(fault_rate=1.0, seed=2)) as sim:
+        settings = settings_for(
+            sim.url,
+            samples,
+            tmp_path / "state.sqlite",
+            concurrency=1,
+            outage_after=0.5,
+        )
+        settings = dataclasses.replace(settings, sources=(folder,))
+        started = time.monotonic()
+        down = await run_upload(settings)
+        took = time.monotonic() - started
+
+    assert down.outcome == "cloud-unavailable"
+    assert down.exit_code == 6
+    assert down.failed < 20, "the time rule, not the count rule, stopped it"
+    assert took < 30
+    assert down.retries >= 3
+    text = down.render()
+    assert "not sent" in text, "the receipts never tried are counted"
+    assert down.not_sent > 0
+
+
+async def test_summary_tells_passing_from_permanent_failures(
+    samples: SampleSet, tmp_path: Path
+) -> None:
+    """The failed line says which failures the next run retries by itself."""
+    async with Simulator(SimulatorConfig(max_body_size=1500)) as sim:
+        settings = settings_for(sim.url, samples, tmp_path / "state.sqlite")
+        first = await run_upload(settings)
+        again = await run_upload(settings)
+
+    pdfs = samples.receipts // 10
+    assert f"failed     {pdfs:>10,}  ({pdfs} failed for good (--retry-failed" in (
+        first.render()
+    )
+    assert f"{pdfs} failed for good in an earlier run" in again.render()
+    assert again.exit_code == 1
