@@ -6,7 +6,7 @@ import json
 import os
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,7 +20,14 @@ from bulk_uploader.errors import (
     ConfigError,
 )
 
-__all__ = ["FailureLog", "RunCounters", "RunSummary", "format_bytes", "format_duration"]
+__all__ = [
+    "Counts",
+    "FailureLog",
+    "RunCounters",
+    "RunSummary",
+    "format_bytes",
+    "format_duration",
+]
 
 # A run with many distinct reasons (one per file name, say) must not grow
 # memory without bound; past this many, new reasons are counted as "other".
@@ -29,8 +36,8 @@ TOP_REASONS = 5
 
 
 @dataclass(slots=True)
-class RunCounters:
-    """Live counts, updated by the pipeline and read by the progress display."""
+class Counts:
+    """What a run counts; the live counters and the summary both carry these."""
 
     found: int = 0
     uploaded: int = 0
@@ -43,14 +50,20 @@ class RunCounters:
     unusable: int = 0
     failed_before: int = 0
     deferred: int = 0
-    in_flight: int = 0
     total: int | None = None
-    planning: bool = False
-    reasons: Counter[str] = field(default_factory=Counter)
 
     @property
     def skipped(self) -> int:
         return self.skipped_done + self.skipped_filtered + self.skipped_other_shard
+
+
+@dataclass(slots=True)
+class RunCounters(Counts):
+    """Live counts, updated by the pipeline and read by the progress display."""
+
+    in_flight: int = 0
+    planning: bool = False
+    reasons: Counter[str] = field(default_factory=Counter)
 
     def count_reason(self, reason: str) -> None:
         if reason in self.reasons or len(self.reasons) < MAX_DISTINCT_REASONS:
@@ -60,23 +73,11 @@ class RunCounters:
 
 
 @dataclass(slots=True)
-class RunSummary:
+class RunSummary(Counts):
     """The account of a run: what the summary prints and ``--report`` writes."""
 
     outcome: str = "completed"
     dry_run: bool = False
-    found: int = 0
-    uploaded: int = 0
-    bytes_uploaded: int = 0
-    skipped_done: int = 0
-    skipped_filtered: int = 0
-    skipped_other_shard: int = 0
-    failed: int = 0
-    failed_retryable: int = 0
-    unusable: int = 0
-    failed_before: int = 0
-    deferred: int = 0
-    total: int | None = None
     top_reasons: list[tuple[str, int]] = field(default_factory=list)
     licence_calls: int = 0
     logons: int = 0
@@ -89,26 +90,12 @@ class RunSummary:
 
     @classmethod
     def from_counters(cls, counters: RunCounters, **extra: Any) -> RunSummary:
+        counts = {f.name: getattr(counters, f.name) for f in fields(Counts)}
         return cls(
-            found=counters.found,
-            uploaded=counters.uploaded,
-            bytes_uploaded=counters.bytes_uploaded,
-            skipped_done=counters.skipped_done,
-            skipped_filtered=counters.skipped_filtered,
-            skipped_other_shard=counters.skipped_other_shard,
-            failed=counters.failed,
-            failed_retryable=counters.failed_retryable,
-            unusable=counters.unusable,
-            failed_before=counters.failed_before,
-            deferred=counters.deferred,
-            total=counters.total,
+            **counts,
             top_reasons=counters.reasons.most_common(TOP_REASONS),
             **extra,
         )
-
-    @property
-    def skipped(self) -> int:
-        return self.skipped_done + self.skipped_filtered + self.skipped_other_shard
 
     @property
     def throughput(self) -> float:
