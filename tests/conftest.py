@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 
 from bulk_uploader.simulator import Simulator, SimulatorConfig
@@ -19,3 +20,10 @@ async def simulator() -> AsyncIterator[Simulator]:
     """A simulator with default settings, listening on a free loopback port."""
     async with Simulator(SimulatorConfig()) as sim:
         yield sim
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain aiohttp client, for tests that speak HTTP to a simulator."""
+    async with aiohttp.ClientSession() as client:
+        yield client

@@ -15,6 +15,12 @@ from bulk_uploader.settings import UploadSettings
 from bulk_uploader.simulator import Simulator, SimulatorThread
 from bulk_uploader.sources import SourceOptions
 
+# The contract's paths, spelled out here rather than taken from the product,
+# so a wrong path in the product fails the tests.
+LOGON_PATH = "/api/v1.0/authenticate/logon"
+LICENCE_PATH = "/api/v1.0/licensing/token"
+UPLOAD_PATH = "/api/digitalReceipt"
+
 KEY = "demo-key"
 SECRET = "demo-secret"
 

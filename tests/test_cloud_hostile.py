@@ -21,6 +21,7 @@ from urllib.parse import quote_plus
 import anyio
 import pytest
 from aiohttp import web
+from helpers import LICENCE_PATH, LOGON_PATH, UPLOAD_PATH
 
 from bulk_uploader.clock import FakeClock
 from bulk_uploader.cloud import CloudClient, CloudSettings, MemoryTokenStore
@@ -42,9 +43,6 @@ SECRET = "Sëcret+/&=Zq9"
 BEARER = "OPAQUEBEARERxyz987"
 LICENCE_TOKEN = "OPAQUELICENCEabc123"
 LICENCE = "licence-1"
-LOGON = "/api/v1.0/authenticate/logon"
-LICENSING = "/api/v1.0/licensing/token"
-UPLOAD = "/api/digitalReceipt"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -123,7 +121,7 @@ async def test_licence_error_echoing_the_bearer_token_is_masked(
         seen = request.headers.get("Authorization", "")
         return web.Response(status=400, text=f"bad request; you sent {seen}")
 
-    routes = {LOGON: opaque_bearer, LICENSING: echo_authorization}
+    routes = {LOGON_PATH: opaque_bearer, LICENCE_PATH: echo_authorization}
     async with client_of(routes) as cloud:
         with pytest.raises(LicenceUnavailable) as caught:
             await upload_one(cloud)
@@ -147,7 +145,11 @@ async def test_upload_error_echoing_the_licence_token_is_masked(
         message = f"token {token} refused, bearer {BEARER}"
         return web.json_response({"message": message}, status=status)
 
-    routes = {LOGON: opaque_bearer, LICENSING: opaque_licence, UPLOAD: echo_form}
+    routes = {
+        LOGON_PATH: opaque_bearer,
+        LICENCE_PATH: opaque_licence,
+        UPLOAD_PATH: echo_form,
+    }
     clock = FakeClock(start=time.time())
     async with client_of(routes, clock, max_attempts=3) as cloud:
         with pytest.raises(UploadFailed) as caught:
@@ -172,7 +174,7 @@ async def test_logon_error_echoing_the_form_hides_the_encoded_secret(
         return web.Response(status=500, text=f"cannot parse {body}")
 
     clock = FakeClock(start=time.time())
-    async with client_of({LOGON: echo_body}, clock) as cloud:
+    async with client_of({LOGON_PATH: echo_body}, clock) as cloud:
         with pytest.raises(CloudUnavailable) as caught:
             await cloud.logon()
 
@@ -198,7 +200,7 @@ async def test_malformed_answer_echoing_the_bearer_is_not_quoted() -> None:
             0,
         )
         await reader.readexactly(length)
-        if LOGON in head.split("\r\n")[0]:
+        if LOGON_PATH in head.split("\r\n")[0]:
             reply = f"HTTP/1.1 200 OK\r\nContent-Length: {len(BEARER)}\r\n\r\n{BEARER}"
         else:
             echoed = head.split("Authorization: ")[1].split("\r\n")[0]
@@ -239,7 +241,11 @@ async def test_redirect_target_in_a_message_carries_no_secret(location: str) -> 
     async def redirect(request: web.Request) -> web.Response:
         return web.Response(status=307, headers={"Location": location})
 
-    routes = {LOGON: opaque_bearer, LICENSING: opaque_licence, UPLOAD: redirect}
+    routes = {
+        LOGON_PATH: opaque_bearer,
+        LICENCE_PATH: opaque_licence,
+        UPLOAD_PATH: redirect,
+    }
     async with client_of(routes) as cloud:
         with pytest.raises(UploadFailed, match="redirect to ") as caught:
             await upload_one(cloud)
@@ -277,9 +283,9 @@ async def test_endless_upload_answer_is_read_only_up_to_the_cap() -> None:
     total = 256 * 1024 * 1024
     sent: list[int] = []
     routes = {
-        LOGON: opaque_bearer,
-        LICENSING: opaque_licence,
-        UPLOAD: endless(413, b"the file is too large ", total, sent),
+        LOGON_PATH: opaque_bearer,
+        LICENCE_PATH: opaque_licence,
+        UPLOAD_PATH: endless(413, b"the file is too large ", total, sent),
     }
     async with client_of(routes) as cloud:
         with anyio.fail_after(30), pytest.raises(UploadFailed) as caught:
@@ -301,7 +307,11 @@ async def test_cut_answer_does_not_show_the_start_of_a_secret() -> None:
         body = padding + LICENCE_TOKEN.encode() * 100
         return web.Response(status=413, body=body)
 
-    routes = {LOGON: opaque_bearer, LICENSING: opaque_licence, UPLOAD: cut_token}
+    routes = {
+        LOGON_PATH: opaque_bearer,
+        LICENCE_PATH: opaque_licence,
+        UPLOAD_PATH: cut_token,
+    }
     async with client_of(routes) as cloud:
         with pytest.raises(UploadFailed) as caught:
             await upload_one(cloud)
@@ -310,11 +320,14 @@ async def test_cut_answer_does_not_show_the_start_of_a_secret() -> None:
     assert LICENCE_TOKEN[:4].lower() not in str(caught.value).lower()
 
 
-@pytest.mark.parametrize("endpoint", [LOGON, LICENSING])
+@pytest.mark.parametrize("endpoint", [LOGON_PATH, LICENCE_PATH])
 async def test_oversized_token_answer_is_a_clear_error(endpoint: str) -> None:
     """A logon or licence answer of 100 MiB is refused as too large, unread."""
     sent: list[int] = []
-    routes: dict[str, Handler] = {LOGON: opaque_bearer, LICENSING: opaque_licence}
+    routes: dict[str, Handler] = {
+        LOGON_PATH: opaque_bearer,
+        LICENCE_PATH: opaque_licence,
+    }
     routes[endpoint] = endless(200, b"eyJ", 100 * 1024 * 1024, sent)
     async with client_of(routes) as cloud:
         with anyio.fail_after(30), pytest.raises(CloudError) as caught:
@@ -322,7 +335,7 @@ async def test_oversized_token_answer_is_a_clear_error(endpoint: str) -> None:
 
     assert "more than 64 KiB" in str(caught.value)
     assert "check the api url" in str(caught.value).lower()
-    if endpoint == LICENSING:
+    if endpoint == LICENCE_PATH:
         assert isinstance(caught.value, LicenceUnavailable)
     assert sent[0] < 32 * 1024 * 1024
 
@@ -388,7 +401,7 @@ async def test_logon_failing_after_the_retries_is_cloud_unavailable(
         return web.json_response({"message": "down for maintenance"}, status=status)
 
     clock = FakeClock(start=time.time())
-    async with client_of({LOGON: failing}, clock) as cloud:
+    async with client_of({LOGON_PATH: failing}, clock) as cloud:
         with pytest.raises(CloudUnavailable) as caught:
             await cloud.logon()
 
@@ -406,7 +419,7 @@ async def test_logon_with_a_wrong_url_path_is_not_unavailable() -> None:
     async def missing(request: web.Request) -> web.Response:
         return web.Response(status=404, text=json.dumps({"title": "Not Found"}))
 
-    async with client_of({LOGON: missing}) as cloud:
+    async with client_of({LOGON_PATH: missing}) as cloud:
         with pytest.raises(CloudError) as caught:
             await cloud.logon()
 
@@ -433,7 +446,7 @@ async def test_stop_ends_a_licence_retry_wait_without_another_call() -> None:
         await anyio.sleep(0.05)
         cloud.stop_new_requests()
 
-    routes = {LOGON: opaque_bearer, LICENSING: busy}
+    routes = {LOGON_PATH: opaque_bearer, LICENCE_PATH: busy}
     async with client_of(routes) as cloud, anyio.create_task_group() as tg:
         tg.start_soon(stop_after_the_first_call, cloud)
         with anyio.fail_after(2), pytest.raises(UploadNotStarted):

@@ -10,24 +10,16 @@ from typing import Any
 import aiohttp
 import jwt
 import pytest
+from helpers import LICENCE_PATH, LOGON_PATH, UPLOAD_PATH
 
 from bulk_uploader.clock import FakeClock
 from bulk_uploader.simulator import Simulator, SimulatorConfig
 
-LOGON = "/api/v1.0/authenticate/logon"
-LICENCE = "/api/v1.0/licensing/token"
-UPLOAD = "/api/digitalReceipt"
 CLIENT = "3f1c2a9e-0000-4000-8000-000000000001"
 OTHER_CLIENT = "3f1c2a9e-0000-4000-8000-000000000002"
 LICENCE_ID = "licence-1"
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
 
 
 @pytest.fixture
@@ -48,7 +40,7 @@ def claims(token: str) -> dict[str, Any]:
 
 async def bearer_token(session: aiohttp.ClientSession, sim: Simulator) -> str:
     form = {"key": "demo-key", "secret": "demo-secret"}
-    async with session.post(sim.url + LOGON, data=form) as response:
+    async with session.post(sim.url + LOGON_PATH, data=form) as response:
         assert response.status == 200
         token: str = await response.json()
     return token
@@ -63,7 +55,7 @@ async def licence_token(
     bearer = await bearer_token(session, sim)
     params = {"uniqueClientId": client, "accessLicenseId": licence}
     headers = {"Authorization": f"Bearer {bearer}"}
-    async with session.get(sim.url + LICENCE, params=params, headers=headers) as r:
+    async with session.get(sim.url + LICENCE_PATH, params=params, headers=headers) as r:
         assert r.status == 200
         token: str = await r.json()
     return token
@@ -87,7 +79,7 @@ async def upload(
     else:
         params = {"uniqueClientId": client, "licenseToken": token}
     form.add_field("file", content, filename=name)
-    async with session.post(sim.url + UPLOAD, data=form, params=params) as r:
+    async with session.post(sim.url + UPLOAD_PATH, data=form, params=params) as r:
         return r.status, await r.text()
 
 
@@ -96,7 +88,7 @@ async def test_logon_answers_a_json_string_bearer_token(
 ) -> None:
     """Logon returns the bearer JWT as a quoted JSON string with a one-hour exp."""
     form = {"key": "demo-key", "secret": "demo-secret"}
-    async with session.post(simulator.url + LOGON, data=form) as response:
+    async with session.post(simulator.url + LOGON_PATH, data=form) as response:
         assert response.status == 200
         assert response.content_type == "application/json"
         body = await response.text()
@@ -116,7 +108,7 @@ async def test_logon_refuses_wrong_credentials_with_401_and_a_reason(
 ) -> None:
     """A wrong key or secret gets 401 and a reason that does not echo the secret."""
     form = {"key": key, "secret": secret}
-    async with session.post(simulator.url + LOGON, data=form) as response:
+    async with session.post(simulator.url + LOGON_PATH, data=form) as response:
         assert response.status == 401
         reason = await response.text()
 
@@ -130,7 +122,7 @@ async def test_logon_without_key_or_secret_is_a_400(
     simulator: Simulator, session: aiohttp.ClientSession, form: dict[str, str]
 ) -> None:
     """A logon form lacking a field is a bad request, not an authentication error."""
-    async with session.post(simulator.url + LOGON, data=form) as response:
+    async with session.post(simulator.url + LOGON_PATH, data=form) as response:
         assert response.status == 400
         assert "required" in await response.text()
 
@@ -180,7 +172,7 @@ async def test_licensing_without_a_valid_bearer_is_a_401(
     headers = {} if authorization is None else {"Authorization": authorization}
     params = {"uniqueClientId": CLIENT, "accessLicenseId": LICENCE_ID}
     async with session.get(
-        simulator.url + LICENCE, params=params, headers=headers
+        simulator.url + LICENCE_PATH, params=params, headers=headers
     ) as response:
         assert response.status == 401
         assert response.headers["WWW-Authenticate"] == "Bearer"
@@ -196,7 +188,7 @@ async def test_a_licence_token_is_not_a_bearer_token(
     params = {"uniqueClientId": CLIENT, "accessLicenseId": LICENCE_ID}
     headers = {"Authorization": f"Bearer {token}"}
     async with session.get(
-        simulator.url + LICENCE, params=params, headers=headers
+        simulator.url + LICENCE_PATH, params=params, headers=headers
     ) as response:
         assert response.status == 401
 
@@ -209,7 +201,9 @@ async def test_an_expired_bearer_token_is_a_401(
     clock.advance(3600)
     params = {"uniqueClientId": CLIENT, "accessLicenseId": LICENCE_ID}
     headers = {"Authorization": f"Bearer {bearer}"}
-    async with session.get(timed.url + LICENCE, params=params, headers=headers) as r:
+    async with session.get(
+        timed.url + LICENCE_PATH, params=params, headers=headers
+    ) as r:
         assert r.status == 401
         assert "expired" in await r.text()
 
@@ -224,7 +218,7 @@ async def test_licensing_without_both_parameters_is_a_400(
     bearer = await bearer_token(session, simulator)
     headers = {"Authorization": f"Bearer {bearer}"}
     async with session.get(
-        simulator.url + LICENCE, params=params, headers=headers
+        simulator.url + LICENCE_PATH, params=params, headers=headers
     ) as response:
         assert response.status == 400
         assert "required" in await response.text()
@@ -242,7 +236,7 @@ async def test_an_unknown_licence_pair_is_a_404(
         for client, licence in [(CLIENT, "other"), (OTHER_CLIENT, LICENCE_ID)]:
             params = {"uniqueClientId": client, "accessLicenseId": licence}
             async with session.get(
-                sim.url + LICENCE, params=params, headers=headers
+                sim.url + LICENCE_PATH, params=params, headers=headers
             ) as response:
                 assert response.status == 404
 
@@ -267,13 +261,13 @@ async def test_answer_shapes_apply_to_logon_and_licensing(
     config = SimulatorConfig(answer_shape=shape, object_key="accessToken")
     async with Simulator(config) as sim:
         form = {"key": "demo-key", "secret": "demo-secret"}
-        async with session.post(sim.url + LOGON, data=form) as response:
+        async with session.post(sim.url + LOGON_PATH, data=form) as response:
             assert response.content_type == content_type
             bearer = decode(await response.text())
         params = {"uniqueClientId": CLIENT, "accessLicenseId": LICENCE_ID}
         headers = {"Authorization": f"Bearer {bearer}"}
         async with session.get(
-            sim.url + LICENCE, params=params, headers=headers
+            sim.url + LICENCE_PATH, params=params, headers=headers
         ) as response:
             assert response.status == 200
             assert response.content_type == content_type
@@ -318,7 +312,7 @@ async def test_form_parameters_win_over_query_parameters(
     form.add_field("file", b"x", filename="x.json")
     params = {"uniqueClientId": OTHER_CLIENT, "licenseToken": "garbage"}
 
-    async with session.post(simulator.url + UPLOAD, data=form, params=params) as r:
+    async with session.post(simulator.url + UPLOAD_PATH, data=form, params=params) as r:
         assert r.status == 200
 
     assert simulator.received()[0].via == "form"
@@ -488,11 +482,11 @@ async def test_config_changes_apply_to_the_next_request(
     simulator.config.credentials = {"new-key": "new-secret"}
 
     async with session.post(
-        simulator.url + LOGON, data={"key": "demo-key", "secret": "demo-secret"}
+        simulator.url + LOGON_PATH, data={"key": "demo-key", "secret": "demo-secret"}
     ) as response:
         assert response.status == 401
     async with session.post(
-        simulator.url + LOGON, data={"key": "new-key", "secret": "new-secret"}
+        simulator.url + LOGON_PATH, data={"key": "new-key", "secret": "new-secret"}
     ) as response:
         assert response.status == 200
 

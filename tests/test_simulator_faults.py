@@ -5,35 +5,26 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections.abc import AsyncIterator
 from email.utils import parsedate_to_datetime
 
 import aiohttp
 import anyio
 import pytest
+from helpers import LICENCE_PATH, LOGON_PATH, UPLOAD_PATH
 
 from bulk_uploader.clock import FakeClock
 from bulk_uploader.simulator import Simulator, SimulatorConfig
 
-LOGON = "/api/v1.0/authenticate/logon"
-LICENCE = "/api/v1.0/licensing/token"
-UPLOAD = "/api/digitalReceipt"
 CLIENT = "3f1c2a9e-0000-4000-8000-000000000001"
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
 
 
 async def bearer_token(
     session: aiohttp.ClientSession, sim: Simulator, key: str = "demo-key"
 ) -> str:
     form = {"key": key, "secret": sim.config.credentials[key]}
-    async with session.post(sim.url + LOGON, data=form) as response:
+    async with session.post(sim.url + LOGON_PATH, data=form) as response:
         assert response.status == 200
         token: str = await response.json()
     return token
@@ -45,7 +36,7 @@ async def ask_licence(
     """One licensing/token call; the response is read and released."""
     params = {"uniqueClientId": client, "accessLicenseId": "licence-1"}
     headers = {"Authorization": f"Bearer {bearer}"}
-    async with session.get(sim.url + LICENCE, params=params, headers=headers) as r:
+    async with session.get(sim.url + LICENCE_PATH, params=params, headers=headers) as r:
         await r.read()
     return r
 
@@ -69,7 +60,7 @@ async def upload(
     form.add_field("licenseToken", token)
     # A stream, not bytes: aiohttp warns about large raw bytes bodies.
     form.add_field("file", io.BytesIO(content), filename=name)
-    async with session.post(sim.url + UPLOAD, data=form) as response:
+    async with session.post(sim.url + UPLOAD_PATH, data=form) as response:
         await response.read()
     return response
 

@@ -12,6 +12,7 @@ from urllib.parse import quote
 import aiohttp
 import anyio
 import pytest
+from helpers import LICENCE_PATH, LOGON_PATH, UPLOAD_PATH
 
 from bulk_uploader.simulator import Simulator
 from bulk_uploader.simulator._disposition import (
@@ -19,9 +20,6 @@ from bulk_uploader.simulator._disposition import (
     parse_form_disposition,
 )
 
-LOGON = "/api/v1.0/authenticate/logon"
-LICENCE = "/api/v1.0/licensing/token"
-UPLOAD = "/api/digitalReceipt"
 CLIENT = "3f1c2a9e-0000-4000-8000-000000000001"
 BOUNDARY = "simulator-test-boundary"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
@@ -42,21 +40,15 @@ TRICKY_NAMES = [
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as client:
-        yield client
-
-
-@pytest.fixture
 async def token(simulator: Simulator, session: aiohttp.ClientSession) -> str:
     """A licence token for CLIENT from the conftest simulator."""
     form = {"key": "demo-key", "secret": "demo-secret"}
-    async with session.post(simulator.url + LOGON, data=form) as response:
+    async with session.post(simulator.url + LOGON_PATH, data=form) as response:
         bearer = await response.json()
     params = {"uniqueClientId": CLIENT, "accessLicenseId": "licence-1"}
     headers = {"Authorization": f"Bearer {bearer}"}
     async with session.get(
-        simulator.url + LICENCE, params=params, headers=headers
+        simulator.url + LICENCE_PATH, params=params, headers=headers
     ) as response:
         licence: str = await response.json()
     return licence
@@ -100,7 +92,7 @@ async def test_aiohttp_client_file_names_arrive_unchanged(
     form.add_field("licenseToken", token)
     form.add_field("file", io.BytesIO(b"{}"), filename=name)
 
-    async with session.post(simulator.url + UPLOAD, data=form) as response:
+    async with session.post(simulator.url + UPLOAD_PATH, data=form) as response:
         assert response.status == 200
 
     assert [r.name for r in simulator.received()] == [name]
@@ -116,7 +108,7 @@ async def test_extended_filename_star_is_decoded(
     params = f'name="file"; filename="fallback.json"; filename*=UTF-8\'\'{star}'
     body = fields(token) + file_part(params) + END
 
-    status, _ = await post_raw(session, simulator.url + UPLOAD, body)
+    status, _ = await post_raw(session, simulator.url + UPLOAD_PATH, body)
 
     assert status == 200
     assert simulator.received()[0].name == name
@@ -129,7 +121,7 @@ async def test_raw_utf8_browser_style_names_are_kept(
     params = 'name="file"; filename="Bon Ä 100%41 %22x%22.json"'
     body = fields(token) + file_part(params) + END
 
-    status, _ = await post_raw(session, simulator.url + UPLOAD, body)
+    status, _ = await post_raw(session, simulator.url + UPLOAD_PATH, body)
 
     assert status == 200
     assert simulator.received()[0].name == 'Bon Ä 100%41 "x".json'
@@ -142,7 +134,7 @@ async def test_form_fields_may_follow_the_file_part(
     extra = part('Content-Disposition: form-data; name="comment"', b"ignored")
     body = file_part('name="file"; filename="late.json"') + extra + fields(token) + END
 
-    status, _ = await post_raw(session, simulator.url + UPLOAD, body)
+    status, _ = await post_raw(session, simulator.url + UPLOAD_PATH, body)
 
     assert status == 200
     assert simulator.received()[0].name == "late.json"
@@ -254,14 +246,14 @@ async def test_malformed_multipart_uploads_get_400_with_a_reason(
 ) -> None:
     """Every malformed upload is a 400 with a reason, and the server goes on."""
     status, reason = await post_raw(
-        session, simulator.url + UPLOAD, MALFORMED[case](token)
+        session, simulator.url + UPLOAD_PATH, MALFORMED[case](token)
     )
 
     assert status == 400
     assert reason
     assert token not in reason
     good = fields(token) + file_part('name="file"; filename="ok.json"') + END
-    assert (await post_raw(session, simulator.url + UPLOAD, good))[0] == 200
+    assert (await post_raw(session, simulator.url + UPLOAD_PATH, good))[0] == 200
     assert simulator.stats().calls["upload"] == {400: 1, 200: 1}
 
 
@@ -285,7 +277,9 @@ async def test_uploads_that_are_not_usable_multipart_get_400(
     """A wrong, boundary-less or mismatched content type is a 400, not a 500."""
     body = fields(token) + file_part('name="file"; filename="a"') + END
 
-    status, reason = await post_raw(session, simulator.url + UPLOAD, body, content_type)
+    status, reason = await post_raw(
+        session, simulator.url + UPLOAD_PATH, body, content_type
+    )
 
     assert status == 400
     assert reason
@@ -295,7 +289,7 @@ async def test_query_parameters_alone_need_a_file_part(
     simulator: Simulator, session: aiohttp.ClientSession, token: str
 ) -> None:
     """Parameters in the query with an empty form still lack the file: 400."""
-    url = simulator.url + UPLOAD
+    url = simulator.url + UPLOAD_PATH
     params = {"uniqueClientId": CLIENT, "licenseToken": token}
     async with session.post(
         url, params=params, data=END, headers={"Content-Type": MULTIPART}
@@ -318,7 +312,9 @@ async def test_malformed_logon_bodies_get_400(
     content_type: str,
 ) -> None:
     """A logon body that cannot be parsed is a 400 with a reason."""
-    status, reason = await post_raw(session, simulator.url + LOGON, body, content_type)
+    status, reason = await post_raw(
+        session, simulator.url + LOGON_PATH, body, content_type
+    )
 
     assert status == 400
     assert reason
@@ -348,7 +344,7 @@ async def test_delimiters_split_across_reads_are_found(
 
     headers = {"Content-Type": MULTIPART}
     async with session.post(
-        simulator.url + UPLOAD, data=trickle(), headers=headers
+        simulator.url + UPLOAD_PATH, data=trickle(), headers=headers
     ) as response:
         assert response.status == 200
 
@@ -368,7 +364,7 @@ async def test_preamble_padding_epilogue_and_quoted_boundary_are_tolerated(
 
     status, _ = await post_raw(
         session,
-        simulator.url + UPLOAD,
+        simulator.url + UPLOAD_PATH,
         body,
         f'multipart/form-data; boundary="{BOUNDARY}"',
     )

@@ -12,6 +12,7 @@ from functools import partial
 import aiohttp
 import anyio
 import pytest
+from helpers import LICENCE_PATH, LOGON_PATH, UPLOAD_PATH
 
 from bulk_uploader.simulator import SimulatorConfig, SimulatorThread
 from bulk_uploader.simulator._cli import (
@@ -20,9 +21,6 @@ from bulk_uploader.simulator._cli import (
     serve,
 )
 
-LOGON = "/api/v1.0/authenticate/logon"
-LICENCE = "/api/v1.0/licensing/token"
-UPLOAD = "/api/digitalReceipt"
 CLIENT = "3f1c2a9e-0000-4000-8000-000000000001"
 BOUNDARY = "thread-test-boundary"
 
@@ -52,7 +50,7 @@ def licence_token(base: str) -> str:
     status, body = call(
         base,
         "POST",
-        LOGON,
+        LOGON_PATH,
         form.encode(),
         {"Content-Type": "application/x-www-form-urlencoded"},
     )
@@ -61,7 +59,7 @@ def licence_token(base: str) -> str:
         {"uniqueClientId": CLIENT, "accessLicenseId": "licence-1"}
     )
     headers = {"Authorization": f"Bearer {json.loads(body)}"}
-    status, body = call(base, "GET", f"{LICENCE}?{query}", headers=headers)
+    status, body = call(base, "GET", f"{LICENCE_PATH}?{query}", headers=headers)
     assert status == 200
     token: str = json.loads(body)
     return token
@@ -78,7 +76,7 @@ def upload(base: str, token: str, name: str = "r.json") -> int:
         f"--{BOUNDARY}--\r\n",
     ]
     headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
-    return call(base, "POST", UPLOAD, "".join(lines).encode(), headers)[0]
+    return call(base, "POST", UPLOAD_PATH, "".join(lines).encode(), headers)[0]
 
 
 def test_simulator_thread_serves_synchronous_callers() -> None:
@@ -243,7 +241,7 @@ async def test_serve_announces_its_url_and_runs_until_cancelled() -> None:
         form = {"key": "demo-key", "secret": "demo-secret"}
         async with (
             aiohttp.ClientSession() as session,
-            session.post(urls[0] + LOGON, data=form) as response,
+            session.post(urls[0] + LOGON_PATH, data=form) as response,
         ):
             assert response.status == 200
         tasks.cancel_scope.cancel()
@@ -251,4 +249,4 @@ async def test_serve_announces_its_url_and_runs_until_cancelled() -> None:
     assert len(urls) == 1
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.ClientConnectionError):
-            await session.post(urls[0] + LOGON, data=form)
+            await session.post(urls[0] + LOGON_PATH, data=form)
