@@ -21,7 +21,7 @@ from urllib.parse import quote_plus
 import anyio
 import pytest
 from aiohttp import web
-from helpers import LICENCE_PATH, LOGON_PATH, UPLOAD_PATH
+from helpers import LICENCE_PATH, LOGON_PATH, UPLOAD_PATH, cloud_settings
 
 from bulk_uploader.clock import FakeClock
 from bulk_uploader.cloud import CloudClient, CloudSettings, MemoryTokenStore
@@ -78,15 +78,8 @@ async def client_of(
 
 
 def settings_for(url: str, **overrides: Any) -> CloudSettings:
-    values: dict[str, Any] = {
-        "api_key": KEY,
-        "api_secret": SECRET,
-        "api_url": url,
-        "functions_url": url,
-        "licence_rate": 1000.0,
-    }
-    values.update(overrides)
-    return CloudSettings(**values)
+    """The canary credentials against a server of the test's own."""
+    return cloud_settings(url, api_key=KEY, api_secret=SECRET, **overrides)
 
 
 async def opaque_bearer(request: web.Request) -> web.Response:
